@@ -1,0 +1,88 @@
+//! The command line: one clap `Args` struct and one `run` function per command.
+//! Human progress goes to stderr, data (paths, config) to stdout.
+
+mod check_config;
+mod download;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+use crate::error::{ErrorKind, Result};
+
+#[derive(Debug, Parser)]
+#[command(name = "larder", version, about = "Keeps the packages your builds eat")]
+pub struct Cli {
+    /// Configuration file (TOML); defaults to `$LARDER_CONFIG` if set.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Download a URL or file, optionally through a download cache.
+    Download(download::Args),
+    /// Print the effective configuration (secrets redacted), or what is wrong with it.
+    CheckConfig(check_config::Args),
+}
+
+/// Flags that override configuration values, shared by the commands that run larder.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigFlags {
+    /// Data directory (blobs, catalog).
+    #[arg(long = "cache-dir", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// An index's simple URL; repeat for several upstreams in priority order.
+    #[arg(long = "upstream", value_name = "URL")]
+    pub upstreams: Vec<url::Url>,
+    /// Never contact an upstream.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+impl ConfigFlags {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            data_dir: self.data_dir.clone(),
+            listen: self.listen,
+            offline: self.offline.then_some(true),
+            upstreams: self.upstreams.clone(),
+        }
+    }
+}
+
+impl Cli {
+    pub fn load_config(&self, flags: &ConfigFlags) -> Result<Config> {
+        Config::load(self.config.as_deref(), &flags.overrides())
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Download(args) => download::run(&cli, args).await,
+        Command::CheckConfig(args) => check_config::run(&cli, args),
+    }
+}
+
+/// The process exit code for a failure of this kind.
+pub fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Config | ErrorKind::InvalidInput => 2,
+        ErrorKind::ChecksumMismatch => 3,
+        ErrorKind::NotFound | ErrorKind::Offline => 4,
+        ErrorKind::Upstream => 5,
+        ErrorKind::Storage
+        | ErrorKind::Unauthorized
+        | ErrorKind::Conflict
+        | ErrorKind::TooLarge => 1,
+    }
+}

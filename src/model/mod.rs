@@ -1,0 +1,12 @@
+//! The domain's pure types: project names, distribution filenames, digests and
+//! the format-agnostic project page. Nothing here does I/O.
+
+mod digest;
+mod filename;
+mod page;
+mod project_name;
+
+pub use digest::{Md5Hex, Sha256Hex};
+pub use filename::{DistFilename, InvalidFilename};
+pub use page::{CoreMetadata, Hashes, ProjectFile, ProjectList, ProjectPage, Yanked};
+pub use project_name::{InvalidName, ProjectName};
