@@ -27,6 +27,8 @@ pub enum ErrorKind {
     Conflict,
     /// The input is larger than allowed.
     TooLarge,
+    /// No representation the client accepts can be produced.
+    NotAcceptable,
 }
 
 /// An error with a kind and a message that names the value that caused it.

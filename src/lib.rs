@@ -13,11 +13,13 @@
 //!
 //! See `ARCHITECTURE.md` for where to start reading.
 
+pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod download;
 pub mod error;
+pub mod http;
 pub mod index;
 pub mod model;
 pub mod store;

@@ -7,7 +7,6 @@ use larder::cli::{self, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -22,16 +21,4 @@ fn main() -> ExitCode {
             ExitCode::from(cli::exit_code(e.kind()))
         }
     }
-}
-
-/// Logs go to stderr; `LARDER_LOG` (or `RUST_LOG`) sets the filter, warnings by default.
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("LARDER_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn".to_owned());
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .init();
 }

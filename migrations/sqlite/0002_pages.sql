@@ -22,3 +22,4 @@ CREATE TABLE link (
     metadata_sha256 TEXT               -- its digest, when the page gave one
 );
 CREATE INDEX link_by_project ON link (project);
+CREATE INDEX blob_name_by_url ON blob_name (url);

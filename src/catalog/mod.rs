@@ -123,6 +123,9 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// (core-metadata files excluded).
     async fn stored_in_project(&self, project: &str) -> Result<Vec<(Sha256Hex, String)>>;
 
+    /// The stored blob last fetched from `url`, if any.
+    async fn blob_by_url(&self, url: &str) -> Result<Option<Sha256Hex>>;
+
     /// Every project with at least one stored file.
     async fn stored_projects(&self) -> Result<Vec<String>>;
 

@@ -267,6 +267,18 @@ impl Catalog for SqliteCatalog {
             .collect()
     }
 
+    async fn blob_by_url(&self, url: &str) -> Result<Option<Sha256Hex>> {
+        let row = sqlx::query(
+            "SELECT n.sha256 FROM blob_name n JOIN blob b ON b.sha256 = n.sha256
+             WHERE n.url = ?1 AND b.state = 'stored' LIMIT 1",
+        )
+        .bind(url)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_error)?;
+        row.as_ref().map(sha_from_row).transpose()
+    }
+
     async fn stored_projects(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT DISTINCT n.project FROM blob_name n JOIN blob b ON b.sha256 = n.sha256

@@ -41,6 +41,7 @@ pub struct Args {
 
 pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let config = cli.load_config(&ConfigFlags::default())?;
+    super::init_logging(config.log_format, "warn");
     let client = Client::new(&config.client)?;
     let request = Request {
         url: args.url.clone(),

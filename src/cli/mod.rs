@@ -3,6 +3,7 @@
 
 mod check_config;
 mod download;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Download a URL or file, optionally through a download cache.
     Download(download::Args),
+    /// Run the caching index proxy.
+    Serve(serve::Args),
     /// Print the effective configuration (secrets redacted), or what is wrong with it.
     CheckConfig(check_config::Args),
 }
@@ -70,13 +73,32 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Download(args) => download::run(&cli, args).await,
         Command::CheckConfig(args) => check_config::run(&cli, args),
+        Command::Serve(args) => serve::run(&cli, args).await,
     }
+}
+
+/// Sends logs to stderr. `LARDER_LOG` (or `RUST_LOG`) sets the filter,
+/// `default` applies otherwise; JSON lines when the config asks for them.
+pub(crate) fn init_logging(format: crate::config::LogFormat, default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("LARDER_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| default.to_owned());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests, repeated calls) keeps the first.
+    let _ = match format {
+        crate::config::LogFormat::Json => builder.json().try_init(),
+        crate::config::LogFormat::Text => builder.try_init(),
+    };
 }
 
 /// The process exit code for a failure of this kind.
 pub fn exit_code(kind: ErrorKind) -> u8 {
     match kind {
-        ErrorKind::Config | ErrorKind::InvalidInput => 2,
+        ErrorKind::Config | ErrorKind::InvalidInput | ErrorKind::NotAcceptable => 2,
         ErrorKind::ChecksumMismatch => 3,
         ErrorKind::NotFound | ErrorKind::Offline => 4,
         ErrorKind::Upstream => 5,

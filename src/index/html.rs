@@ -2,11 +2,11 @@
 //! (`data-core-metadata`) and PEP 691 (`pypi:repository-version`) additions.
 //!
 //! Parsing uses `tl` to find tags, which is fast and forgiving (unclosed or
-//! mis-cased tags, stray markup); attributes, entities and text are handled in
-//! the private `markup` module. A limitation of `tl`: an anchor whose unquoted `href`
-//! contains `/` is dropped (quoted values, as every known index emits, are
-//! fine). Rendering writes into one pre-sized `String`, since pages with
-//! thousands of files are on the hot path.
+//! mis-cased tags, stray markup); attributes, entities and text are handled
+//! in the private `markup` module. A limitation of `tl`: an anchor whose
+//! unquoted `href` contains `/` is dropped (quoted values, as every known
+//! index emits, are fine). Rendering writes into one pre-sized `String`,
+//! since pages with thousands of files are on the hot path.
 
 use std::borrow::Cow;
 

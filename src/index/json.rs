@@ -20,7 +20,7 @@ use crate::model::{CoreMetadata, Hashes, ProjectFile, ProjectList, ProjectPage, 
 /// Parses a project page; file URLs are resolved against `base_url`, the URL
 /// the page was fetched from. Files with unsafe names (`/`, `..`) are left out.
 pub fn parse_project(body: &[u8], base_url: &Url) -> Result<ProjectPage, ParseError> {
-    let wire: ProjectIn = serde_json::from_slice(body)?;
+    let wire: ProjectIn = serde_json::from_slice(body).map_err(ParseError::Json)?;
     check_api_version(wire.meta.as_ref())?;
     let files = wire
         .files
@@ -41,7 +41,7 @@ pub fn parse_project(body: &[u8], base_url: &Url) -> Result<ProjectPage, ParseEr
 
 /// Parses the project list (`/simple/`).
 pub fn parse_list(body: &[u8]) -> Result<ProjectList, ParseError> {
-    let wire: ListIn = serde_json::from_slice(body)?;
+    let wire: ListIn = serde_json::from_slice(body).map_err(ParseError::Json)?;
     check_api_version(wire.meta.as_ref())?;
     Ok(ProjectList {
         projects: wire.projects.into_iter().map(|p| p.name).collect(),

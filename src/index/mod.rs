@@ -31,18 +31,18 @@ pub use negotiate::{Format, Negotiated, NotAcceptable, negotiate};
 /// The Simple API version larder renders (1.1 adds PEP 700 fields).
 pub const API_VERSION: &str = "1.1";
 
-/// An upstream page larder cannot use.
+/// An upstream page larder cannot use. The underlying parser error is part
+/// of the message (not a `source`), so it survives conversion into [`Error`].
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("the page is not parseable HTML: {0}")]
     Html(String),
     #[error("the page is not valid Simple API JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("the page links to `{url}`, which is not a valid URL: {source}")]
+    Json(serde_json::Error),
+    #[error("the page links to `{url}`, which is not a valid URL: {reason}")]
     Url {
         url: String,
-        #[source]
-        source: url::ParseError,
+        reason: url::ParseError,
     },
     #[error("the page uses Simple API version `{0}`; larder understands 1.x")]
     UnsupportedApiVersion(String),
@@ -88,9 +88,9 @@ fn is_safe_filename(filename: &str) -> bool {
 /// algorithm); other fragments are dropped, since only upstream URLs without
 /// fragments are ever fetched.
 fn resolve_file_url(base: &Url, href: &str, hashes: &mut Hashes) -> Result<String, ParseError> {
-    let mut url = base.join(href).map_err(|source| ParseError::Url {
+    let mut url = base.join(href).map_err(|reason| ParseError::Url {
         url: href.to_owned(),
-        source,
+        reason,
     })?;
     if let Some((alg, hex)) = url.fragment().and_then(parse_hash) {
         hashes.entry(alg).or_insert(hex);

@@ -8,6 +8,8 @@
 
 mod client;
 mod redact;
+mod spool;
 
 pub use client::{Client, is_missing, transport_error};
 pub use redact::redact;
+pub use spool::{Spool, SpoolState};

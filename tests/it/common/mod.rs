@@ -1,11 +1,13 @@
 //! Test fixtures: an in-process HTTP server on 127.0.0.1 that serves files from
 //! memory and counts requests, and a runner for the built `larder` binary.
 
+pub mod index;
 pub mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+pub use index::FixtureIndex;
 pub use upstream::FixtureServer;
 
 /// The result of one `larder` run.

@@ -1,0 +1,118 @@
+//! The use cases: what the server's handlers and the CLI commands call.
+//!
+//! [`App`] is built once from a validated [`Config`] and owns the store, the
+//! catalog, the upstream client, the hot page cache and the in-flight
+//! downloads. It never sees HTTP types; `http` turns its answers into
+//! responses.
+
+mod files;
+mod metrics;
+mod pages;
+mod upstreams;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio_util::task::TaskTracker;
+
+pub use files::{FileBody, OpenedFile};
+pub use metrics::Metrics;
+pub use pages::{PageView, ProjectListView};
+pub use upstreams::Upstream;
+
+use crate::catalog::{Catalog, SqliteCatalog};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::store::BlobStore;
+use crate::upstream::Client;
+
+/// Larder, assembled. Cheap to clone (one `Arc`).
+#[derive(Debug, Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    store: BlobStore,
+    catalog: Arc<dyn Catalog>,
+    client: Client,
+    upstreams: Vec<Upstream>,
+    pages: pages::PageCache,
+    files: files::InFlight,
+    metrics: Metrics,
+    /// Downloads run here, detached from the request that started them, so
+    /// shutdown can wait for them.
+    tasks: TaskTracker,
+}
+
+impl App {
+    /// Opens the data directory (store and catalog) and builds the client.
+    pub async fn open(config: Config) -> Result<Self> {
+        tokio::fs::create_dir_all(&config.data_dir).await.map_err(|e| {
+            Error::storage(format!("cannot create data directory `{}`", config.data_dir.display()), e)
+        })?;
+        let store = BlobStore::open(&config.data_dir).await?;
+        let catalog = SqliteCatalog::open(&config.data_dir.join("catalog.sqlite")).await?;
+        let client = Client::new(&config.client)?;
+        let upstreams = config.upstreams.iter().map(Upstream::new).collect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pages: pages::PageCache::default(),
+                files: files::InFlight::default(),
+                metrics: Metrics::default(),
+                tasks: TaskTracker::new(),
+                config,
+                store,
+                catalog: Arc::new(catalog),
+                client,
+                upstreams,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn offline(&self) -> bool {
+        self.inner.config.offline
+    }
+
+    /// Checks that the store and catalog answer (for `/healthz`).
+    pub async fn health(&self) -> Result<()> {
+        self.inner.catalog.page("").await?;
+        let staging = self.inner.store.staging_dir();
+        tokio::fs::metadata(staging)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::storage(format!("`{}` is not accessible", staging.display()), e))
+    }
+
+    /// Waits for downloads still running (graceful shutdown lets them finish
+    /// and commit rather than leave work half done).
+    pub async fn finish_downloads(&self) {
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+    }
+
+    fn upstream(&self, name: &str) -> Option<&Upstream> {
+        self.inner.upstreams.iter().find(|u| u.name == name)
+    }
+}
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn offline_miss(what: &str) -> Error {
+    Error::new(ErrorKind::NotFound, format!("{what} is not cached and larder runs offline"))
+}

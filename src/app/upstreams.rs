@@ -1,0 +1,102 @@
+//! An upstream index as the app uses it: its simple URL, freshness policy and
+//! credentials, and how to ask it for pages.
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use url::Url;
+
+use crate::config::UpstreamConfig;
+
+/// What larder asks upstreams for: JSON first, HTML as the fallback.
+const PAGE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, \
+     application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub name: String,
+    /// The simple URL, ending in `/`.
+    pub url: Url,
+    pub page_ttl: Duration,
+    pub max_stale: Duration,
+    authorization: Option<HeaderValue>,
+}
+
+impl Upstream {
+    pub(crate) fn new(config: &UpstreamConfig) -> Self {
+        let authorization = config.username.as_ref().and_then(|user| {
+            let password = config.password.as_ref().map_or("", |p| p.expose());
+            let token = base64_encode(format!("{user}:{password}").as_bytes());
+            let mut value = HeaderValue::from_str(&format!("Basic {token}")).ok()?;
+            value.set_sensitive(true);
+            Some(value)
+        });
+        Self {
+            name: config.name.clone(),
+            url: config.url.clone(),
+            page_ttl: config.page_ttl,
+            max_stale: config.max_stale,
+            authorization,
+        }
+    }
+
+    /// The page URL of a (normalized) project.
+    pub(crate) fn project_url(&self, project: &str) -> Option<Url> {
+        self.url.join(&format!("{project}/")).ok()
+    }
+
+    /// Headers for a page request.
+    pub(crate) fn page_headers(&self) -> HeaderMap {
+        let mut headers = self.file_headers();
+        headers.insert(ACCEPT, HeaderValue::from_static(PAGE_ACCEPT));
+        headers
+    }
+
+    /// Headers for a file request: credentials only for the upstream's own
+    /// host, so they never leak to a CDN a page points at.
+    pub(crate) fn headers_for(&self, url: &Url) -> HeaderMap {
+        if url.host_str() == self.url.host_str() && url.port_or_known_default() == self.url.port_or_known_default() {
+            self.file_headers()
+        } else {
+            HeaderMap::new()
+        }
+    }
+
+    fn file_headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = &self.authorization {
+            headers.insert(AUTHORIZATION, value.clone());
+        }
+        headers
+    }
+}
+
+fn base64_encode(input: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(TABLE[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("ci:pw", "Y2k6cHc=")];
+        for (raw, encoded) in cases {
+            assert_eq!(base64_encode(raw.as_bytes()), encoded, "{raw}");
+        }
+    }
+}

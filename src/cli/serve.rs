@@ -1,0 +1,68 @@
+use std::io::Write;
+use std::process::ExitCode;
+
+use tracing::info;
+
+use super::{Cli, ConfigFlags};
+use crate::app::App;
+use crate::error::{Error, ErrorKind, Result};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    flags: ConfigFlags,
+}
+
+pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
+    let config = cli.load_config(&args.flags)?;
+    super::init_logging(config.log_format, "info");
+    if config.upstreams.is_empty() && !config.offline {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "no upstream is configured: pass `--upstream URL` with your index's simple URL, \
+             set LARDER_UPSTREAM, or add an [[upstream]] to the config file \
+             (see config.example.toml)",
+        ));
+    }
+    let listen = config.listen;
+    let app = App::open(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::storage(format!("cannot listen on `{listen}`"), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::storage("cannot read the listening address", e))?;
+    info!(%addr, "listening");
+    // The first stdout line says where to connect (useful with port 0).
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{addr}").map_err(|e| Error::storage("cannot write to stdout", e))?;
+    drop(out);
+
+    axum::serve(listener, crate::http::router(app.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Error::storage("the server failed", e))?;
+    info!("shutting down: waiting for downloads in flight");
+    app.finish_downloads().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
