@@ -85,7 +85,9 @@ impl App {
     async fn open_metadata(&self, sha256: &Sha256Hex, dist: &str) -> Result<OpenedFile> {
         let link = self.announced(sha256, dist).await?;
         if !link.has_metadata {
-            return Err(Error::not_found(format!("`{dist}` has no core metadata file")));
+            return Err(Error::not_found(format!(
+                "`{dist}` has no core metadata file"
+            )));
         }
         let url = format!("{}.metadata", link.url);
         let stored = match &link.metadata_sha256 {
@@ -110,7 +112,9 @@ impl App {
             name: name_for(&link, &format!("{dist}.metadata"), &url),
             upstream: link.upstream.clone(),
         };
-        let etag = link.metadata_sha256.map_or_else(|| format!("m-{sha256}"), |s| s.to_string());
+        let etag = link
+            .metadata_sha256
+            .map_or_else(|| format!("m-{sha256}"), |s| s.to_string());
         self.follow(job, etag).await
     }
 
@@ -177,7 +181,12 @@ impl App {
             app.inner.metrics.download_finished();
             // Leave the map before publishing the end, so a request that sees
             // the end state never joins this spool again.
-            app.inner.files.spools.lock().expect("poisoned").remove(&key);
+            app.inner
+                .files
+                .spools
+                .lock()
+                .expect("poisoned")
+                .remove(&key);
             match result {
                 Ok((len, path)) => {
                     let _ = tx.send(SpoolState::Done { len, path });
@@ -210,8 +219,15 @@ impl App {
         let response = self.inner.client.get(&job.url, &headers).await?;
         let status = response.status();
         if !status.is_success() {
-            let kind = if is_missing(status) { ErrorKind::NotFound } else { ErrorKind::Upstream };
-            return Err(Error::new(kind, format!("upstream `{}` answered {status}", redact(&job.url))));
+            let kind = if is_missing(status) {
+                ErrorKind::NotFound
+            } else {
+                ErrorKind::Upstream
+            };
+            return Err(Error::new(
+                kind,
+                format!("upstream `{}` answered {status}", redact(&job.url)),
+            ));
         }
         let total = match (job.expected.len, response.content_length()) {
             (Some(announced), Some(sent)) if announced != sent => {
@@ -249,7 +265,11 @@ impl App {
         let staged = staging.finish().await?;
         let len = staged.digests.len;
         let what = format!("`{}`", redact(&job.url));
-        let sha256 = self.inner.store.commit(staged, &job.expected, &what).await?;
+        let sha256 = self
+            .inner
+            .store
+            .commit(staged, &job.expected, &what)
+            .await?;
         let catalog = &self.inner.catalog;
         catalog.record_blob(&sha256, len, unix_now()).await?;
         catalog
@@ -264,7 +284,12 @@ impl App {
 }
 
 fn parse_url(raw: &str) -> Result<Url> {
-    Url::parse(raw).map_err(|e| Error::new(ErrorKind::Upstream, format!("announced URL `{raw}` is invalid: {e}")))
+    Url::parse(raw).map_err(|e| {
+        Error::new(
+            ErrorKind::Upstream,
+            format!("announced URL `{raw}` is invalid: {e}"),
+        )
+    })
 }
 
 fn name_for(link: &Link, filename: &str, url: &str) -> BlobName {

@@ -61,19 +61,68 @@ impl Metrics {
     /// The Prometheus text exposition of every counter.
     pub fn render(&self) -> String {
         let rows: [(&str, &str, &str, &AtomicU64); 9] = [
-            ("larder_http_requests_total", "counter", "HTTP requests received", &self.requests),
-            ("larder_file_hits_total", "counter", "package files served from the store", &self.file_hits),
-            ("larder_file_misses_total", "counter", "package files fetched from an upstream", &self.file_misses),
-            ("larder_page_hits_total", "counter", "project pages served without asking an upstream", &self.page_hits),
-            ("larder_page_misses_total", "counter", "project pages fetched or revalidated upstream", &self.page_misses),
-            ("larder_bytes_served_from_cache_total", "counter", "file bytes sent from the store", &self.bytes_from_cache),
-            ("larder_bytes_from_upstream_total", "counter", "file bytes received from upstreams", &self.bytes_from_upstream),
-            ("larder_upstream_errors_total", "counter", "failed upstream requests", &self.upstream_errors),
-            ("larder_downloads_in_flight", "gauge", "downloads running now", &self.downloads_in_flight),
+            (
+                "larder_http_requests_total",
+                "counter",
+                "HTTP requests received",
+                &self.requests,
+            ),
+            (
+                "larder_file_hits_total",
+                "counter",
+                "package files served from the store",
+                &self.file_hits,
+            ),
+            (
+                "larder_file_misses_total",
+                "counter",
+                "package files fetched from an upstream",
+                &self.file_misses,
+            ),
+            (
+                "larder_page_hits_total",
+                "counter",
+                "project pages served without asking an upstream",
+                &self.page_hits,
+            ),
+            (
+                "larder_page_misses_total",
+                "counter",
+                "project pages fetched or revalidated upstream",
+                &self.page_misses,
+            ),
+            (
+                "larder_bytes_served_from_cache_total",
+                "counter",
+                "file bytes sent from the store",
+                &self.bytes_from_cache,
+            ),
+            (
+                "larder_bytes_from_upstream_total",
+                "counter",
+                "file bytes received from upstreams",
+                &self.bytes_from_upstream,
+            ),
+            (
+                "larder_upstream_errors_total",
+                "counter",
+                "failed upstream requests",
+                &self.upstream_errors,
+            ),
+            (
+                "larder_downloads_in_flight",
+                "gauge",
+                "downloads running now",
+                &self.downloads_in_flight,
+            ),
         ];
         let mut out = String::new();
         for (name, kind, help, value) in rows {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", value.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                value.load(Relaxed)
+            );
         }
         out
     }

@@ -50,9 +50,17 @@ struct Inner {
 impl App {
     /// Opens the data directory (store and catalog) and builds the client.
     pub async fn open(config: Config) -> Result<Self> {
-        tokio::fs::create_dir_all(&config.data_dir).await.map_err(|e| {
-            Error::storage(format!("cannot create data directory `{}`", config.data_dir.display()), e)
-        })?;
+        tokio::fs::create_dir_all(&config.data_dir)
+            .await
+            .map_err(|e| {
+                Error::storage(
+                    format!(
+                        "cannot create data directory `{}`",
+                        config.data_dir.display()
+                    ),
+                    e,
+                )
+            })?;
         let store = BlobStore::open(&config.data_dir).await?;
         let catalog = SqliteCatalog::open(&config.data_dir.join("catalog.sqlite")).await?;
         let client = Client::new(&config.client)?;
@@ -114,5 +122,8 @@ pub(crate) fn unix_now() -> i64 {
 }
 
 fn offline_miss(what: &str) -> Error {
-    Error::new(ErrorKind::NotFound, format!("{what} is not cached and larder runs offline"))
+    Error::new(
+        ErrorKind::NotFound,
+        format!("{what} is not cached and larder runs offline"),
+    )
 }

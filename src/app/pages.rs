@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{
+    CONTENT_TYPE, ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
 use tracing::{debug, info, warn};
 use url::Url;
 
@@ -62,7 +64,10 @@ pub(super) struct PageCache {
 /// Links on a page at `/simple/<project>/` to larder's file route.
 pub(crate) fn file_link(prefix: &str, file: &ProjectFile) -> String {
     let sha256 = file.sha256().unwrap_or_default();
-    format!("{prefix}files/{sha256}/{}", percent_encode_segment(&file.filename))
+    format!(
+        "{prefix}files/{sha256}/{}",
+        percent_encode_segment(&file.filename)
+    )
 }
 
 fn percent_encode_segment(segment: &str) -> String {
@@ -125,7 +130,7 @@ impl PageEntry {
 
 /// What asking the upstreams for a page came to.
 enum Fetched {
-    Page(PageEntry),
+    Page(Box<PageEntry>),
     NotModified,
     NotFound,
 }
@@ -143,11 +148,17 @@ impl App {
 
     /// The local-only page: files already in the store, for
     /// `/local/simple/<project>/`. Never contacts an upstream.
-    pub async fn local_project_page(&self, project: &ProjectName, format: Format) -> Result<PageView> {
+    pub async fn local_project_page(
+        &self,
+        project: &ProjectName,
+        format: Format,
+    ) -> Result<PageView> {
         let catalog = &self.inner.catalog;
         let stored = catalog.stored_in_project(project.as_str()).await?;
         if stored.is_empty() {
-            return Err(Error::not_found(format!("no files of `{project}` are stored")));
+            return Err(Error::not_found(format!(
+                "no files of `{project}` are stored"
+            )));
         }
         let known = match self.cached_entry(project).await? {
             Some(entry) => entry.page.clone(),
@@ -178,7 +189,11 @@ impl App {
             }
         }
         let page = ProjectPage {
-            name: if known.name.is_empty() { project.to_string() } else { known.name },
+            name: if known.name.is_empty() {
+                project.to_string()
+            } else {
+                known.name
+            },
             versions: index::derive_versions(&files),
             files,
         };
@@ -209,7 +224,13 @@ impl App {
     /// plus what is stored; only what is stored when offline or when no
     /// upstream answers.
     pub async fn project_list(&self, format: Format) -> Result<ProjectListView> {
-        let mut names: BTreeSet<String> = self.inner.catalog.stored_projects().await?.into_iter().collect();
+        let mut names: BTreeSet<String> = self
+            .inner
+            .catalog
+            .stored_projects()
+            .await?
+            .into_iter()
+            .collect();
         if !self.offline() {
             for upstream in &self.inner.upstreams {
                 match self.fetch_list(upstream).await {
@@ -232,7 +253,11 @@ impl App {
     }
 
     async fn fetch_list(&self, upstream: &Upstream) -> Result<ProjectList> {
-        let response = self.inner.client.get(&upstream.url, &upstream.page_headers()).await?;
+        let response = self
+            .inner
+            .client
+            .get(&upstream.url, &upstream.page_headers())
+            .await?;
         if !response.status().is_success() {
             return Err(Error::new(
                 ErrorKind::Upstream,
@@ -253,18 +278,28 @@ impl App {
 
     /// How old a page is, when it is older than its upstream's TTL.
     fn stale_age(&self, entry: &PageEntry) -> Option<Duration> {
-        let ttl = self.upstream(&entry.upstream).map_or(Duration::ZERO, |u| u.page_ttl);
+        let ttl = self
+            .upstream(&entry.upstream)
+            .map_or(Duration::ZERO, |u| u.page_ttl);
         let age = entry.age();
-        (age > ttl).then_some(age)
+        (age >= ttl).then_some(age)
     }
 
     fn is_fresh(&self, entry: &PageEntry) -> bool {
-        self.upstream(&entry.upstream).is_some_and(|u| entry.age() < u.page_ttl)
+        self.upstream(&entry.upstream)
+            .is_some_and(|u| entry.age() < u.page_ttl)
     }
 
     /// The page from memory, else from the catalog (loaded into memory).
     async fn cached_entry(&self, project: &ProjectName) -> Result<Option<Arc<PageEntry>>> {
-        if let Some(entry) = self.inner.pages.entries.lock().expect("poisoned").get(project.as_str()) {
+        if let Some(entry) = self
+            .inner
+            .pages
+            .entries
+            .lock()
+            .expect("poisoned")
+            .get(project.as_str())
+        {
             return Ok(Some(entry.clone()));
         }
         let Some(stored) = self.inner.catalog.page(project.as_str()).await? else {
@@ -292,7 +327,12 @@ impl App {
     }
 
     fn remember(&self, project: &ProjectName, entry: Arc<PageEntry>) {
-        self.inner.pages.entries.lock().expect("poisoned").insert(project.as_str().to_owned(), entry);
+        self.inner
+            .pages
+            .entries
+            .lock()
+            .expect("poisoned")
+            .insert(project.as_str().to_owned(), entry);
     }
 
     fn known_missing(&self, project: &ProjectName) -> bool {
@@ -326,7 +366,10 @@ impl App {
         // One refresh per project at a time; whoever waited re-checks first.
         let flight = {
             let mut flights = self.inner.pages.flights.lock().expect("poisoned");
-            flights.entry(project.as_str().to_owned()).or_default().clone()
+            flights
+                .entry(project.as_str().to_owned())
+                .or_default()
+                .clone()
         };
         let _guard = flight.lock().await;
         let cached = self.cached_entry(project).await?;
@@ -340,21 +383,34 @@ impl App {
         }
         self.inner.metrics.page_miss();
         let result = self.refresh(project, cached.as_deref()).await;
-        self.inner.pages.flights.lock().expect("poisoned").remove(project.as_str());
+        self.inner
+            .pages
+            .flights
+            .lock()
+            .expect("poisoned")
+            .remove(project.as_str());
         match result {
             Ok(Fetched::Page(entry)) => {
-                let entry = Arc::new(entry);
+                let entry = Arc::new(*entry);
                 self.keep_page(project, &entry).await?;
                 Ok(entry)
             }
             Ok(Fetched::NotModified) => {
                 let entry = Arc::new(cached.expect("a 304 needs a cached page").revalidated());
-                self.inner.catalog.store_page(&entry.to_stored(project.as_str())).await?;
+                self.inner
+                    .catalog
+                    .store_page(&entry.to_stored(project.as_str()))
+                    .await?;
                 self.remember(project, entry.clone());
                 Ok(entry)
             }
             Ok(Fetched::NotFound) => {
-                self.inner.pages.not_found.lock().expect("poisoned").insert(project.as_str().to_owned(), Instant::now());
+                self.inner
+                    .pages
+                    .not_found
+                    .lock()
+                    .expect("poisoned")
+                    .insert(project.as_str().to_owned(), Instant::now());
                 Err(not_found(project))
             }
             Err(e) => match cached {
@@ -380,7 +436,10 @@ impl App {
             .filter_map(|file| link_for(project, &entry.upstream, file))
             .collect();
         self.inner.catalog.announce(&links).await?;
-        self.inner.catalog.store_page(&entry.to_stored(project.as_str())).await?;
+        self.inner
+            .catalog
+            .store_page(&entry.to_stored(project.as_str()))
+            .await?;
         self.remember(project, entry.clone());
         Ok(())
     }
@@ -391,7 +450,16 @@ impl App {
         let mut last_error = None;
         for upstream in &self.inner.upstreams {
             let validators = cached.filter(|c| c.upstream == upstream.name);
-            match self.fetch_page(upstream, project, validators).await {
+            // With a page to fall back on, a failing upstream is not worth a wait.
+            let retries = if cached.is_some() {
+                0
+            } else {
+                self.inner.config.client.retries
+            };
+            match self
+                .fetch_page(upstream, project, validators, retries)
+                .await
+            {
                 Ok(Fetched::NotFound) => {}
                 Ok(fetched) => return Ok(fetched),
                 Err(e) => {
@@ -411,21 +479,39 @@ impl App {
         }
     }
 
-    async fn fetch_page(&self, upstream: &Upstream, project: &ProjectName, cached: Option<&PageEntry>) -> Result<Fetched> {
+    async fn fetch_page(
+        &self,
+        upstream: &Upstream,
+        project: &ProjectName,
+        cached: Option<&PageEntry>,
+        retries: u32,
+    ) -> Result<Fetched> {
         let Some(url) = upstream.project_url(project.as_str()) else {
             return Ok(Fetched::NotFound);
         };
         let mut headers = upstream.page_headers();
         if let Some(entry) = cached {
-            if let Some(value) = entry.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            if let Some(value) = entry
+                .etag
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
                 headers.insert(IF_NONE_MATCH, value);
             }
-            if let Some(value) = entry.last_modified.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            if let Some(value) = entry
+                .last_modified
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
                 headers.insert(IF_MODIFIED_SINCE, value);
             }
         }
         let started = Instant::now();
-        let response = self.inner.client.get(&url, &headers).await?;
+        let response = self
+            .inner
+            .client
+            .get_with_retries(&url, &headers, retries)
+            .await?;
         let status = response.status();
         debug!(url = %redact(&url), %status, elapsed = ?started.elapsed(), "page answered");
         if status == StatusCode::NOT_MODIFIED && cached.is_some() {
@@ -440,13 +526,22 @@ impl App {
                 format!("upstream `{}` answered {status}", redact(&url)),
             ));
         }
-        let header = |name| response.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
         let etag = header(ETAG);
         let last_modified = header(LAST_MODIFIED);
         let is_json = content_type_is_json(response.headers().get(CONTENT_TYPE));
         // The final URL after redirects is the base relative links resolve against.
         let base = response.url().clone();
-        let body = response.bytes().await.map_err(|e| crate::upstream::transport_error(&url, &e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| crate::upstream::transport_error(&url, &e))?;
         let mut page = if is_json {
             index::json::parse_project(&body, &base)?
         } else {
@@ -457,7 +552,7 @@ impl App {
         if page.files.len() < before {
             info!(%project, skipped = before - page.files.len(), "files without a SHA-256 are not offered");
         }
-        Ok(Fetched::Page(PageEntry {
+        Ok(Fetched::Page(Box::new(PageEntry {
             page,
             upstream: upstream.name.clone(),
             etag,
@@ -465,7 +560,7 @@ impl App {
             fetched_at: unix_now(),
             html: OnceLock::new(),
             json: OnceLock::new(),
-        }))
+        })))
     }
 }
 
@@ -474,7 +569,9 @@ fn not_found(project: &ProjectName) -> Error {
 }
 
 fn content_type_is_json(value: Option<&HeaderValue>) -> bool {
-    value.and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"))
+    value
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"))
 }
 
 fn render_list(list: &ProjectList, format: Format) -> Bytes {
@@ -488,9 +585,10 @@ fn link_for(project: &ProjectName, upstream: &str, file: &ProjectFile) -> Option
     let sha256 = Sha256Hex::parse(file.sha256()?).ok()?;
     let (has_metadata, metadata_sha256) = match &file.core_metadata {
         crate::model::CoreMetadata::Absent => (false, None),
-        crate::model::CoreMetadata::Present(hashes) => {
-            (true, hashes.get("sha256").and_then(|h| Sha256Hex::parse(h).ok()))
-        }
+        crate::model::CoreMetadata::Present(hashes) => (
+            true,
+            hashes.get("sha256").and_then(|h| Sha256Hex::parse(h).ok()),
+        ),
     };
     Some(Link {
         sha256,
@@ -508,7 +606,9 @@ fn bare_file(sha256: &Sha256Hex, filename: &str) -> ProjectFile {
     ProjectFile {
         filename: filename.to_owned(),
         url: String::new(),
-        hashes: [("sha256".to_owned(), sha256.to_string())].into_iter().collect(),
+        hashes: [("sha256".to_owned(), sha256.to_string())]
+            .into_iter()
+            .collect(),
         requires_python: None,
         yanked: crate::model::Yanked::No,
         core_metadata: crate::model::CoreMetadata::Absent,

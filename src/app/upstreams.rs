@@ -55,7 +55,9 @@ impl Upstream {
     /// Headers for a file request: credentials only for the upstream's own
     /// host, so they never leak to a CDN a page points at.
     pub(crate) fn headers_for(&self, url: &Url) -> HeaderMap {
-        if url.host_str() == self.url.host_str() && url.port_or_known_default() == self.url.port_or_known_default() {
+        if url.host_str() == self.url.host_str()
+            && url.port_or_known_default() == self.url.port_or_known_default()
+        {
             self.file_headers()
         } else {
             HeaderMap::new()
@@ -75,7 +77,11 @@ fn base64_encode(input: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
             if i <= chunk.len() {
@@ -94,7 +100,14 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("ci:pw", "Y2k6cHc=")];
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("ci:pw", "Y2k6cHc="),
+        ];
         for (raw, encoded) in cases {
             assert_eq!(base64_encode(raw.as_bytes()), encoded, "{raw}");
         }

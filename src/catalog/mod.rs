@@ -15,7 +15,6 @@ use crate::model::Sha256Hex;
 
 pub use sqlite::SqliteCatalog;
 
-
 /// Lifecycle of a blob row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlobState {

@@ -6,9 +6,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::{BlobName, BlobRecord, BlobState, Catalog, Link, StoredPage};
 use crate::error::{Error, ErrorKind, Result};
@@ -62,7 +64,13 @@ fn migrator() -> Migrator {
         MIGRATIONS
             .iter()
             .map(|&(version, description, sql)| {
-                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sqlx::SqlSafeStr::into_sql_str(sql), false)
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    sqlx::SqlSafeStr::into_sql_str(sql),
+                    false,
+                )
             })
             .collect(),
     )
@@ -165,12 +173,14 @@ impl Catalog for SqliteCatalog {
     async fn touch(&self, accesses: &[(Sha256Hex, i64)]) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(query_error)?;
         for (sha256, at) in accesses {
-            sqlx::query("UPDATE blob SET last_access_at = MAX(last_access_at, ?2) WHERE sha256 = ?1")
-                .bind(sha256.as_str())
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_error)?;
+            sqlx::query(
+                "UPDATE blob SET last_access_at = MAX(last_access_at, ?2) WHERE sha256 = ?1",
+            )
+            .bind(sha256.as_str())
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error)?;
         }
         tx.commit().await.map_err(query_error)
     }
@@ -263,7 +273,12 @@ impl Catalog for SqliteCatalog {
         .await
         .map_err(query_error)?;
         rows.iter()
-            .map(|row| Ok((sha_from_row(row)?, row.try_get("filename").map_err(query_error)?)))
+            .map(|row| {
+                Ok((
+                    sha_from_row(row)?,
+                    row.try_get("filename").map_err(query_error)?,
+                ))
+            })
             .collect()
     }
 
@@ -327,7 +342,9 @@ mod tests {
     }
 
     async fn catalog(dir: &Path) -> SqliteCatalog {
-        SqliteCatalog::open(&dir.join("catalog.sqlite")).await.unwrap()
+        SqliteCatalog::open(&dir.join("catalog.sqlite"))
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -347,7 +364,10 @@ mod tests {
         catalog.add_name(&name).await.unwrap();
 
         let blob = catalog.blob(&sha('a')).await.unwrap().unwrap();
-        assert_eq!((blob.size, blob.created_at, blob.state), (42, 1000, BlobState::Stored));
+        assert_eq!(
+            (blob.size, blob.created_at, blob.state),
+            (42, 1000, BlobState::Stored)
+        );
         assert_eq!(catalog.names(&sha('a')).await.unwrap(), vec![name]);
         assert_eq!(catalog.blob(&sha('b')).await.unwrap(), None);
     }
@@ -357,9 +377,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let catalog = catalog(dir.path()).await;
         catalog.record_blob(&sha('c'), 1, 100).await.unwrap();
-        catalog.touch(&[(sha('c'), 500), (sha('d'), 600)]).await.unwrap();
+        catalog
+            .touch(&[(sha('c'), 500), (sha('d'), 600)])
+            .await
+            .unwrap();
         catalog.touch(&[(sha('c'), 300)]).await.unwrap();
-        assert_eq!(catalog.blob(&sha('c')).await.unwrap().unwrap().last_access_at, 500);
+        assert_eq!(
+            catalog
+                .blob(&sha('c'))
+                .await
+                .unwrap()
+                .unwrap()
+                .last_access_at,
+            500
+        );
 
         catalog
             .add_name(&BlobName {
@@ -379,7 +410,11 @@ mod tests {
     #[tokio::test]
     async fn reopening_keeps_data_and_migrations_are_idempotent() {
         let dir = tempfile::tempdir().unwrap();
-        catalog(dir.path()).await.record_blob(&sha('e'), 7, 1).await.unwrap();
+        catalog(dir.path())
+            .await
+            .record_blob(&sha('e'), 7, 1)
+            .await
+            .unwrap();
         let reopened = catalog(dir.path()).await;
         assert_eq!(reopened.blob(&sha('e')).await.unwrap().unwrap().size, 7);
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")

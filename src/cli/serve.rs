@@ -35,7 +35,8 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     info!(%addr, "listening");
     // The first stdout line says where to connect (useful with port 0).
     let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on http://{addr}").map_err(|e| Error::storage("cannot write to stdout", e))?;
+    writeln!(out, "listening on http://{addr}")
+        .map_err(|e| Error::storage("cannot write to stdout", e))?;
     drop(out);
 
     axum::serve(listener, crate::http::router(app.clone()))
@@ -51,13 +52,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

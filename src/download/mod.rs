@@ -60,8 +60,13 @@ pub async fn download(client: &Client, request: &Request) -> Result<PathBuf> {
     };
     match &request.output {
         Some(output) if output != &result => {
-            copy_file(&result, output, &Expected::default(), &result.display().to_string())
-                .await?;
+            copy_file(
+                &result,
+                output,
+                &Expected::default(),
+                &result.display().to_string(),
+            )
+            .await?;
             Ok(output.clone())
         }
         _ => Ok(result),
@@ -75,7 +80,10 @@ struct Fetcher<'a> {
 
 impl Fetcher<'_> {
     async fn through_cache(&self, resource: &Resource, cache: &CacheOptions) -> Result<PathBuf> {
-        if !tokio::fs::metadata(&cache.dir).await.is_ok_and(|m| m.is_dir()) {
+        if !tokio::fs::metadata(&cache.dir)
+            .await
+            .is_ok_and(|m| m.is_dir())
+        {
             return Err(Error::invalid(format!(
                 "the download cache directory `{}` does not exist",
                 cache.dir.display()
@@ -100,7 +108,10 @@ impl Fetcher<'_> {
                     Err(e) => warn!("{e}; using the cached copy at `{}`", cached.display()),
                 }
             }
-            let what = format!("cached download from `{resource}` at `{}`", cached.display());
+            let what = format!(
+                "cached download from `{resource}` at `{}`",
+                cached.display()
+            );
             self.check_existing(&cached, &what).await?;
             debug!(path = %cached.display(), "using cached copy");
         } else {
@@ -161,7 +172,10 @@ impl Fetcher<'_> {
             };
             return Err(Error::new(
                 kind,
-                format!("cannot download `{}`: the server answered {status}", upstream::redact(url)),
+                format!(
+                    "cannot download `{}`: the server answered {status}",
+                    upstream::redact(url)
+                ),
             ));
         }
         let progress = progress_bar(self.request.progress, response.content_length());
@@ -175,7 +189,10 @@ impl Fetcher<'_> {
         }
         progress.finish_and_clear();
         let staged = staging.finish().await?;
-        staged.verify(&self.request.expected, &format!("download of `{}`", upstream::redact(url)))?;
+        staged.verify(
+            &self.request.expected,
+            &format!("download of `{}`", upstream::redact(url)),
+        )?;
         staged.persist(dest).await
     }
 
@@ -188,7 +205,9 @@ impl Fetcher<'_> {
                 Err(Error::not_found(format!("{what}: no such file")))
             };
         }
-        hash_file(path, expected.md5.is_some()).await?.verify(expected, what)
+        hash_file(path, expected.md5.is_some())
+            .await?
+            .verify(expected, what)
     }
 }
 
@@ -230,9 +249,9 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> ProgressBar {
     }
     // indicatif draws nothing when stderr is not a terminal.
     let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
         bar.set_style(style);
     }
     bar

@@ -62,7 +62,6 @@ impl Resource {
         }
         Ok(name)
     }
-
 }
 
 impl std::fmt::Display for Resource {
@@ -108,7 +107,10 @@ mod tests {
     fn resources() {
         let remote = |s: &str| Resource::Remote(Url::parse(s).unwrap());
         let cases = [
-            ("http://127.0.0.1:8/a/b.tgz", remote("http://127.0.0.1:8/a/b.tgz")),
+            (
+                "http://127.0.0.1:8/a/b.tgz",
+                remote("http://127.0.0.1:8/a/b.tgz"),
+            ),
             ("https://h/x", remote("https://h/x")),
             ("file:///tmp/x.tgz", Resource::Local("/tmp/x.tgz".into())),
             ("/tmp/x.tgz", Resource::Local("/tmp/x.tgz".into())),
@@ -133,7 +135,11 @@ mod tests {
             ("/tmp/foo.zip", "foo.zip"),
         ];
         for (raw, name) in cases {
-            assert_eq!(Resource::parse(raw).unwrap().basename().unwrap(), name, "{raw}");
+            assert_eq!(
+                Resource::parse(raw).unwrap().basename().unwrap(),
+                name,
+                "{raw}"
+            );
         }
         assert!(Resource::parse("/").unwrap().basename().is_err());
     }

@@ -44,8 +44,12 @@ impl IntoResponse for ApiError {
         let message = if status.is_server_error() {
             error!(status = status.as_u16(), "{}", self.0);
             match self.0.kind() {
-                ErrorKind::Upstream | ErrorKind::ChecksumMismatch => "the upstream index failed; see larder's log",
-                ErrorKind::Config => "larder is not configured for this (no upstream?); see larder's log",
+                ErrorKind::Upstream | ErrorKind::ChecksumMismatch => {
+                    "the upstream index failed; see larder's log"
+                }
+                ErrorKind::Config => {
+                    "larder is not configured for this (no upstream?); see larder's log"
+                }
                 _ => "internal error; see larder's log",
             }
             .to_owned()
@@ -53,7 +57,12 @@ impl IntoResponse for ApiError {
             warn!(status = status.as_u16(), "{}", self.0);
             self.0.to_string()
         };
-        (status, [("content-type", "text/plain; charset=utf-8")], format!("{message}\n")).into_response()
+        (
+            status,
+            [("content-type", "text/plain; charset=utf-8")],
+            format!("{message}\n"),
+        )
+            .into_response()
     }
 }
 

@@ -37,17 +37,29 @@ async fn file(
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"))
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        })
     {
-        return Ok(with_file_headers(StatusCode::NOT_MODIFIED.into_response(), &etag, &filename));
+        return Ok(with_file_headers(
+            StatusCode::NOT_MODIFIED.into_response(),
+            &etag,
+            &filename,
+        ));
     }
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let requested = opened.len.map_or(RangeRequest::Full, |len| range::parse(range_header, len));
+    let requested = opened
+        .len
+        .map_or(RangeRequest::Full, |len| range::parse(range_header, len));
     let response = match requested {
         RangeRequest::Unsatisfiable => {
             let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
             if let Some(len) = opened.len {
-                response.headers_mut().insert(header::CONTENT_RANGE, header_value(&format!("bytes */{len}")));
+                response.headers_mut().insert(
+                    header::CONTENT_RANGE,
+                    header_value(&format!("bytes */{len}")),
+                );
             }
             response
         }
@@ -57,7 +69,11 @@ async fn file(
     Ok(with_file_headers(response, &etag, &filename))
 }
 
-async fn body_response(app: &App, opened: OpenedFile, range: Option<range::ByteRange>) -> Result<Response, ApiError> {
+async fn body_response(
+    app: &App,
+    opened: OpenedFile,
+    range: Option<range::ByteRange>,
+) -> Result<Response, ApiError> {
     let (start, end) = range.map_or((0, opened.len), |r| (r.start, Some(r.end)));
     let body = match opened.body {
         FileBody::Stored(mut file) => {
@@ -68,11 +84,12 @@ async fn body_response(app: &App, opened: OpenedFile, range: Option<range::ByteR
                     .map_err(|e| crate::Error::storage("cannot seek in a stored file", e))?;
             }
             let metrics = app.clone();
-            let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK).inspect(move |chunk| {
-                if let Ok(bytes) = chunk {
-                    metrics.metrics().bytes_from_cache(bytes.len());
-                }
-            });
+            let stream =
+                ReaderStream::with_capacity(file.take(len), READ_CHUNK).inspect(move |chunk| {
+                    if let Ok(bytes) = chunk {
+                        metrics.metrics().bytes_from_cache(bytes.len());
+                    }
+                });
             Body::from_stream(stream)
         }
         FileBody::Following(spool) => Body::from_stream(spool.follow(start, end)),

@@ -10,7 +10,9 @@ use super::ApiError;
 use crate::app::App;
 
 pub(super) fn routes() -> Router<App> {
-    Router::new().route("/healthz", get(health)).route("/metrics", get(metrics))
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
 }
 
 async fn health(State(app): State<App>) -> Result<&'static str, ApiError> {

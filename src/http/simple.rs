@@ -25,7 +25,10 @@ pub(super) fn routes() -> Router<App> {
         .route("/local/simple/", get(local_project_list))
         .route("/local/simple", get(|| async { moved("/local/simple/") }))
         .route("/local/simple/{project}/", get(local_project_page))
-        .route("/local/simple/{project}", get(local_project_page_without_slash))
+        .route(
+            "/local/simple/{project}",
+            get(local_project_page_without_slash),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,13 +41,12 @@ fn negotiated(headers: &HeaderMap, query: &FormatQuery) -> Result<Negotiated, Ap
     Ok(negotiate(accept, query.format.as_deref())?)
 }
 
-/// The project named by a `/simple/<raw>/` path; `Err` is the response
-/// instead: a redirect to the normalized page, or a 400 for an invalid name.
-fn project_name(raw: &str, prefix: &str, query: &FormatQuery) -> Result<ProjectName, Response> {
-    match ProjectName::new(raw) {
-        Ok(name) if name.as_str() == raw => Ok(name),
-        _ => Err(to_normalized(raw, prefix, query)),
-    }
+/// The project named by a `/simple/<raw>/` path when `raw` is valid and
+/// already normalized; otherwise the caller answers with [`to_normalized`].
+fn normalized(raw: &str) -> Option<ProjectName> {
+    ProjectName::new(raw)
+        .ok()
+        .filter(|name| name.as_str() == raw)
 }
 
 /// The redirect to a project's normalized page (trailing slash included).
@@ -63,14 +65,20 @@ fn to_normalized(raw: &str, prefix: &str, query: &FormatQuery) -> Response {
 
 /// `301 Moved Permanently`, the redirect every index client follows.
 fn moved(target: &str) -> Response {
-    (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, target.to_owned())]).into_response()
+    (
+        StatusCode::MOVED_PERMANENTLY,
+        [(header::LOCATION, target.to_owned())],
+    )
+        .into_response()
 }
 
 fn form_encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -79,7 +87,10 @@ fn form_encode(value: &str) -> String {
 fn page_response(negotiated: Negotiated, body: Bytes, stale_age: Option<Duration>) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(negotiated.content_type));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(negotiated.content_type),
+    );
     headers.insert(header::VARY, HeaderValue::from_static("Accept"));
     if let Some(age) = stale_age {
         headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
@@ -87,7 +98,11 @@ fn page_response(negotiated: Negotiated, body: Bytes, stale_age: Option<Duration
     response
 }
 
-async fn project_list(State(app): State<App>, headers: HeaderMap, Query(query): Query<FormatQuery>) -> Result<Response, ApiError> {
+async fn project_list(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(query): Query<FormatQuery>,
+) -> Result<Response, ApiError> {
     let negotiated = negotiated(&headers, &query)?;
     let view = app.project_list(negotiated.format).await?;
     Ok(page_response(negotiated, view.body, None))
@@ -99,20 +114,26 @@ async fn project_page(
     headers: HeaderMap,
     Query(query): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
-    let project = match project_name(&raw, "/simple/", &query) {
-        Ok(project) => project,
-        Err(redirect) => return Ok(redirect),
+    let Some(project) = normalized(&raw) else {
+        return Ok(to_normalized(&raw, "/simple/", &query));
     };
     let negotiated = negotiated(&headers, &query)?;
     let view = app.project_page(&project, negotiated.format).await?;
     Ok(page_response(negotiated, view.body, view.stale_age))
 }
 
-async fn project_page_without_slash(Path(raw): Path<String>, Query(query): Query<FormatQuery>) -> Response {
+async fn project_page_without_slash(
+    Path(raw): Path<String>,
+    Query(query): Query<FormatQuery>,
+) -> Response {
     to_normalized(&raw, "/simple/", &query)
 }
 
-async fn local_project_list(State(app): State<App>, headers: HeaderMap, Query(query): Query<FormatQuery>) -> Result<Response, ApiError> {
+async fn local_project_list(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(query): Query<FormatQuery>,
+) -> Result<Response, ApiError> {
     let negotiated = negotiated(&headers, &query)?;
     let view = app.local_project_list(negotiated.format).await?;
     Ok(page_response(negotiated, view.body, None))
@@ -124,15 +145,17 @@ async fn local_project_page(
     headers: HeaderMap,
     Query(query): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
-    let project = match project_name(&raw, "/local/simple/", &query) {
-        Ok(project) => project,
-        Err(redirect) => return Ok(redirect),
+    let Some(project) = normalized(&raw) else {
+        return Ok(to_normalized(&raw, "/local/simple/", &query));
     };
     let negotiated = negotiated(&headers, &query)?;
     let view = app.local_project_page(&project, negotiated.format).await?;
     Ok(page_response(negotiated, view.body, None))
 }
 
-async fn local_project_page_without_slash(Path(raw): Path<String>, Query(query): Query<FormatQuery>) -> Response {
+async fn local_project_page_without_slash(
+    Path(raw): Path<String>,
+    Query(query): Query<FormatQuery>,
+) -> Response {
     to_normalized(&raw, "/local/simple/", &query)
 }

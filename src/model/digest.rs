@@ -77,7 +77,14 @@ mod tests {
 
     #[test]
     fn sha256_rejects_bad_input() {
-        for bad in ["", "abc", &"g".repeat(64), &"a".repeat(63), &"a".repeat(65), "../etc/passwd"] {
+        for bad in [
+            "",
+            "abc",
+            &"g".repeat(64),
+            &"a".repeat(63),
+            &"a".repeat(65),
+            "../etc/passwd",
+        ] {
             let err = Sha256Hex::parse(bad).unwrap_err();
             assert!(err.to_string().contains("SHA-256"), "{err}");
         }

@@ -81,7 +81,12 @@ impl BlobStore {
     /// Verifies `staged` against `expected` (`what` names the source in
     /// errors) and moves it into place under its SHA-256. Committing content
     /// that is already stored succeeds and drops the staged copy.
-    pub async fn commit(&self, staged: Staged, expected: &Expected, what: &str) -> Result<Sha256Hex> {
+    pub async fn commit(
+        &self,
+        staged: Staged,
+        expected: &Expected,
+        what: &str,
+    ) -> Result<Sha256Hex> {
         staged.verify(expected, what)?;
         let key = staged.digests.sha256.clone();
         let dest = self.path(&key);
@@ -141,8 +146,12 @@ mod tests {
     async fn committing_same_content_twice_succeeds() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path()).await.unwrap();
-        let a = store.commit(staged(&store, b"same").await, &Expected::default(), "a").await;
-        let b = store.commit(staged(&store, b"same").await, &Expected::default(), "b").await;
+        let a = store
+            .commit(staged(&store, b"same").await, &Expected::default(), "a")
+            .await;
+        let b = store
+            .commit(staged(&store, b"same").await, &Expected::default(), "b")
+            .await;
         assert_eq!(a.unwrap(), b.unwrap());
         assert_eq!(staging_entries(&store), 0);
     }

@@ -10,5 +10,6 @@ mod staging;
 
 pub use blobs::BlobStore;
 pub use staging::{
-    Digests, Expected, Hasher, STAGING_PREFIX, Staged, StagingFile, hash_file, parent_dir, sync_parent,
+    Digests, Expected, Hasher, STAGING_PREFIX, Staged, StagingFile, hash_file, parent_dir,
+    sync_parent,
 };

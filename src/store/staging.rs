@@ -122,7 +122,10 @@ impl StagingFile {
             .open(&path)
             .await
             .map_err(|e| {
-                Error::storage(format!("cannot create staging file `{}`", path.display()), e)
+                Error::storage(
+                    format!("cannot create staging file `{}`", path.display()),
+                    e,
+                )
             })?;
         Ok(Self {
             guard: RemoveOnDrop(Some(path)),
@@ -193,7 +196,10 @@ impl Staged {
     pub async fn persist(mut self, dest: &Path) -> Result<()> {
         let from = self.guard.path().to_path_buf();
         tokio::fs::rename(&from, dest).await.map_err(|e| {
-            Error::storage(format!("cannot move staged file to `{}`", dest.display()), e)
+            Error::storage(
+                format!("cannot move staged file to `{}`", dest.display()),
+                e,
+            )
         })?;
         self.guard.disarm();
         sync_parent(dest).await
@@ -208,13 +214,21 @@ impl Digests {
         {
             return Err(Error::new(
                 ErrorKind::ChecksumMismatch,
-                format!("size mismatch for {what}: expected {len} bytes, got {}", self.len),
+                format!(
+                    "size mismatch for {what}: expected {len} bytes, got {}",
+                    self.len
+                ),
             ));
         }
         if let Some(sha256) = &expected.sha256
             && sha256 != &self.sha256
         {
-            return Err(mismatch(what, "SHA-256", sha256.as_str(), self.sha256.as_str()));
+            return Err(mismatch(
+                what,
+                "SHA-256",
+                sha256.as_str(),
+                self.sha256.as_str(),
+            ));
         }
         if let Some(md5) = &expected.md5 {
             let actual = self.md5.as_ref().map_or("(not computed)", Md5Hex::as_str);
@@ -303,7 +317,10 @@ mod tests {
         assert_eq!(entries(dir.path()), 0);
 
         let mut staging = StagingFile::create_in(dir.path(), false).await.unwrap();
-        staging.write(b"finished but never persisted").await.unwrap();
+        staging
+            .write(b"finished but never persisted")
+            .await
+            .unwrap();
         let staged = staging.finish().await.unwrap();
         drop(staged);
         assert_eq!(entries(dir.path()), 0);
@@ -338,7 +355,10 @@ mod tests {
         };
         let err = staged.verify(&bad, "`x`").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ChecksumMismatch);
-        assert!(err.to_string().contains("checksum mismatch for `x`"), "{err}");
+        assert!(
+            err.to_string().contains("checksum mismatch for `x`"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -347,7 +367,13 @@ mod tests {
         let mut staging = StagingFile::create_in(dir.path(), false).await.unwrap();
         staging.write(b"kept").await.unwrap();
         let dest = dir.path().join("final");
-        staging.finish().await.unwrap().persist(&dest).await.unwrap();
+        staging
+            .finish()
+            .await
+            .unwrap()
+            .persist(&dest)
+            .await
+            .unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"kept");
         assert_eq!(entries(dir.path()), 1);
     }

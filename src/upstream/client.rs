@@ -25,7 +25,9 @@ impl Client {
             .user_agent(&config.user_agent)
             .redirect(reqwest::redirect::Policy::limited(10))
             .build()
-            .map_err(|e| Error::new(ErrorKind::Config, "cannot build the HTTP client").with_source(e))?;
+            .map_err(|e| {
+                Error::new(ErrorKind::Config, "cannot build the HTTP client").with_source(e)
+            })?;
         Ok(Self {
             http,
             retries: config.retries,
@@ -40,14 +42,30 @@ impl Client {
     /// as an `Upstream` error. Any other status is returned for the caller to
     /// judge (a 404 or 304 is an answer, not a failure).
     pub async fn get(&self, url: &Url, headers: &HeaderMap) -> Result<Response> {
+        self.get_with_retries(url, headers, self.retries).await
+    }
+
+    /// [`Self::get`] with its own retry budget: a caller holding a usable
+    /// fallback (a stale page) answers faster by not retrying at all.
+    pub async fn get_with_retries(
+        &self,
+        url: &Url,
+        headers: &HeaderMap,
+        retries: u32,
+    ) -> Result<Response> {
         let mut attempt = 0;
         loop {
-            let outcome = self.http.get(url.clone()).headers(headers.clone()).send().await;
+            let outcome = self
+                .http
+                .get(url.clone())
+                .headers(headers.clone())
+                .send()
+                .await;
             let retryable = match &outcome {
                 Ok(response) => response.status().is_server_error(),
                 Err(e) => e.is_connect() || e.is_timeout() || e.is_request(),
             };
-            if !retryable || attempt >= self.retries {
+            if !retryable || attempt >= retries {
                 return check(outcome, url);
             }
             let delay = self.backoff.saturating_mul(1 << attempt.min(16));

@@ -21,8 +21,14 @@ mod tests {
     #[test]
     fn hides_user_and_password() {
         let cases = [
-            ("http://127.0.0.1:8080/simple/", "http://127.0.0.1:8080/simple/"),
-            ("http://u:secret@127.0.0.1/simple/", "http://***@127.0.0.1/simple/"),
+            (
+                "http://127.0.0.1:8080/simple/",
+                "http://127.0.0.1:8080/simple/",
+            ),
+            (
+                "http://u:secret@127.0.0.1/simple/",
+                "http://***@127.0.0.1/simple/",
+            ),
             ("http://token@127.0.0.1/x", "http://***@127.0.0.1/x"),
         ];
         for (raw, shown) in cases {

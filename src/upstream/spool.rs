@@ -26,10 +26,19 @@ pub enum SpoolState {
     /// Waiting for the upstream's answer.
     Connecting,
     /// Bytes are arriving; `total` is known from the page or `Content-Length`.
-    Filling { written: u64, total: Option<u64> },
+    Filling {
+        written: u64,
+        total: Option<u64>,
+    },
     /// Verified and committed to the store at `path`.
-    Done { len: u64, path: PathBuf },
-    Failed { kind: ErrorKind, message: Arc<str> },
+    Done {
+        len: u64,
+        path: PathBuf,
+    },
+    Failed {
+        kind: ErrorKind,
+        message: Arc<str>,
+    },
 }
 
 /// The follower's view of one download: where its bytes are and how far it got.
@@ -61,7 +70,11 @@ impl Spool {
 
     /// The bytes `start..end` (`end` exclusive; `None` = to the end) as they
     /// become available. The stream ends with an error if the download fails.
-    pub fn follow(self, start: u64, end: Option<u64>) -> impl Stream<Item = io::Result<Bytes>> + Send {
+    pub fn follow(
+        self,
+        start: u64,
+        end: Option<u64>,
+    ) -> impl Stream<Item = io::Result<Bytes>> + Send {
         let follower = Follower {
             spool: self,
             file: None,
@@ -99,10 +112,14 @@ impl Follower {
             let (readable, done) = match &state {
                 SpoolState::Connecting => (0, false),
                 // Hold the last byte back until the digest is verified.
-                SpoolState::Filling { written, total: Some(total) } => {
-                    ((*written).min(total.saturating_sub(1)), false)
-                }
-                SpoolState::Filling { written, total: None } => (*written, false),
+                SpoolState::Filling {
+                    written,
+                    total: Some(total),
+                } => ((*written).min(total.saturating_sub(1)), false),
+                SpoolState::Filling {
+                    written,
+                    total: None,
+                } => (*written, false),
                 SpoolState::Done { len, .. } => (*len, true),
                 SpoolState::Failed { message, .. } => {
                     return Err(io::Error::other(message.to_string()));
@@ -141,7 +158,9 @@ impl Follower {
         let Some(file) = self.file.as_mut() else {
             return Err(io::Error::other("spooled file not open"));
         };
-        let want = usize::try_from(limit - self.pos).unwrap_or(CHUNK).min(CHUNK);
+        let want = usize::try_from(limit - self.pos)
+            .unwrap_or(CHUNK)
+            .min(CHUNK);
         let mut buf = BytesMut::zeroed(want);
         let n = file.read(&mut buf).await?;
         if n == 0 {
@@ -165,7 +184,10 @@ impl Follower {
         };
         let mut file = match File::open(path).await {
             Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound && !matches!(state, SpoolState::Done { .. }) => {
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    && !matches!(state, SpoolState::Done { .. }) =>
+            {
                 return Ok(None);
             }
             Err(e) => return Err(e),
@@ -205,10 +227,18 @@ mod tests {
         let reader = tokio::spawn(collect(spool.clone().follow(0, None)));
         let ranged = tokio::spawn(collect(spool.follow(3, Some(7))));
         std::fs::write(dir.path().join("staging"), b"hello").unwrap();
-        tx.send(SpoolState::Filling { written: 5, total: Some(10) }).unwrap();
+        tx.send(SpoolState::Filling {
+            written: 5,
+            total: Some(10),
+        })
+        .unwrap();
         tokio::task::yield_now().await;
         std::fs::write(dir.path().join("staging"), b"hello worl").unwrap();
-        tx.send(SpoolState::Filling { written: 10, total: Some(10) }).unwrap();
+        tx.send(SpoolState::Filling {
+            written: 10,
+            total: Some(10),
+        })
+        .unwrap();
         std::fs::rename(dir.path().join("staging"), dir.path().join("committed")).unwrap();
         tx.send(SpoolState::Done {
             len: 10,
@@ -224,7 +254,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (tx, spool) = spool(dir.path());
         std::fs::write(dir.path().join("staging"), b"abcd").unwrap();
-        tx.send(SpoolState::Filling { written: 4, total: Some(4) }).unwrap();
+        tx.send(SpoolState::Filling {
+            written: 4,
+            total: Some(4),
+        })
+        .unwrap();
         let stream = spool.follow(0, None);
         futures::pin_mut!(stream);
         assert_eq!(&stream.next().await.unwrap().unwrap()[..], b"abc");

@@ -63,7 +63,11 @@ async fn without_cache_downloads_to_basename_in_cwd() {
 async fn without_cache_output_path_is_used() {
     let s = Setup::new().await;
     let out = s.dir().join("renamed.tgz");
-    let run = larder(s.dir(), &["download", &s.url(), "-o", out.to_str().unwrap()]).await;
+    let run = larder(
+        s.dir(),
+        &["download", &s.url(), "-o", out.to_str().unwrap()],
+    )
+    .await;
     assert_eq!(run.assert_ok().last_line(), out.to_str().unwrap());
     assert_eq!(read(&out), BODY);
 }
@@ -114,7 +118,14 @@ async fn namespace_folder_is_created_on_demand() {
     let s = Setup::new().await;
     let run = larder(
         s.dir(),
-        &["download", &s.url(), "--cache", &s.cache(), "--namespace", "cmmi"],
+        &[
+            "download",
+            &s.url(),
+            "--cache",
+            &s.cache(),
+            "--namespace",
+            "cmmi",
+        ],
     )
     .await;
     let cached = s.dir().join("cache/cmmi/foo-1.0.tar.gz");
@@ -123,11 +134,21 @@ async fn namespace_folder_is_created_on_demand() {
 
     let run = larder(
         s.dir(),
-        &["download", &s.url(), "--cache", &s.cache(), "--namespace", "../escape"],
+        &[
+            "download",
+            &s.url(),
+            "--cache",
+            &s.cache(),
+            "--namespace",
+            "../escape",
+        ],
     )
     .await;
     run.assert_err("namespace");
-    assert_eq!(tree(&s.dir().join("cache")), ["cmmi", "cmmi/foo-1.0.tar.gz"]);
+    assert_eq!(
+        tree(&s.dir().join("cache")),
+        ["cmmi", "cmmi/foo-1.0.tar.gz"]
+    );
 }
 
 #[tokio::test]
@@ -137,7 +158,11 @@ async fn hash_names_keep_same_basenames_apart() {
     let first = s.url();
     let second = s.server.url("/other/foo-1.0.tar.gz");
     for (url, body) in [(&first, BODY), (&second, CHANGED)] {
-        let run = larder(s.dir(), &["download", url, "--cache", &s.cache(), "--hash-name"]).await;
+        let run = larder(
+            s.dir(),
+            &["download", url, "--cache", &s.cache(), "--hash-name"],
+        )
+        .await;
         let cached = s.dir().join("cache").join(md5_hex(url.as_bytes()));
         assert_eq!(run.assert_ok().last_line(), cached.to_str().unwrap());
         assert_eq!(read(&cached), body);
@@ -151,15 +176,26 @@ async fn checksums_are_checked_on_fresh_downloads() {
     let cache = s.cache();
     for (flag, good) in [("--md5", md5_hex(BODY)), ("--sha256", sha256_hex(BODY))] {
         let bad = "0".repeat(good.len());
-        let run = larder(s.dir(), &["download", &s.url(), "--cache", &cache, flag, &bad]).await;
+        let run = larder(
+            s.dir(),
+            &["download", &s.url(), "--cache", &cache, flag, &bad],
+        )
+        .await;
         run.assert_err("checksum mismatch").assert_err(&s.url());
-        assert!(tree(&s.dir().join("cache")).is_empty(), "nothing cached or left behind");
+        assert!(
+            tree(&s.dir().join("cache")).is_empty(),
+            "nothing cached or left behind"
+        );
 
         let run = larder(s.dir(), &["download", &s.url(), flag, &bad]).await;
         run.assert_err("checksum mismatch");
         assert_eq!(tree(s.dir()), ["cache"], "no file without cache either");
 
-        let run = larder(s.dir(), &["download", &s.url(), "--cache", &cache, flag, &good]).await;
+        let run = larder(
+            s.dir(),
+            &["download", &s.url(), "--cache", &cache, flag, &good],
+        )
+        .await;
         run.assert_ok();
         std::fs::remove_file(s.dir().join("cache/foo-1.0.tar.gz")).unwrap();
     }
@@ -169,18 +205,37 @@ async fn checksums_are_checked_on_fresh_downloads() {
 async fn checksums_are_checked_on_cached_copies_and_local_files() {
     let s = Setup::new().await;
     let cache = s.cache();
-    larder(s.dir(), &["download", &s.url(), "--cache", &cache]).await.assert_ok();
+    larder(s.dir(), &["download", &s.url(), "--cache", &cache])
+        .await
+        .assert_ok();
     let wrong = md5_hex(b"something else");
-    let run = larder(s.dir(), &["download", &s.url(), "--cache", &cache, "--md5", &wrong]).await;
+    let run = larder(
+        s.dir(),
+        &["download", &s.url(), "--cache", &cache, "--md5", &wrong],
+    )
+    .await;
     run.assert_err("checksum mismatch").assert_err("cached");
-    assert_eq!(read(s.dir().join("cache/foo-1.0.tar.gz")), BODY, "cached copy kept");
+    assert_eq!(
+        read(s.dir().join("cache/foo-1.0.tar.gz")),
+        BODY,
+        "cached copy kept"
+    );
 
     let local = s.dir().join("local.txt");
     std::fs::write(&local, BODY).unwrap();
-    let run = larder(s.dir(), &["download", local.to_str().unwrap(), "--md5", &wrong]).await;
-    run.assert_err("checksum mismatch").assert_err("local resource");
+    let run = larder(
+        s.dir(),
+        &["download", local.to_str().unwrap(), "--md5", &wrong],
+    )
+    .await;
+    run.assert_err("checksum mismatch")
+        .assert_err("local resource");
     let good = md5_hex(BODY);
-    let run = larder(s.dir(), &["download", local.to_str().unwrap(), "--md5", &good]).await;
+    let run = larder(
+        s.dir(),
+        &["download", local.to_str().unwrap(), "--md5", &good],
+    )
+    .await;
     run.assert_ok();
 }
 
@@ -192,7 +247,14 @@ async fn output_gets_a_copy_on_fresh_download_and_from_cache() {
         let out = s.dir().join(name);
         let run = larder(
             s.dir(),
-            &["download", &s.url(), "--cache", &cache, "-o", out.to_str().unwrap()],
+            &[
+                "download",
+                &s.url(),
+                "--cache",
+                &cache,
+                "-o",
+                out.to_str().unwrap(),
+            ],
         )
         .await;
         assert_eq!(run.assert_ok().last_line(), out.to_str().unwrap());
@@ -206,29 +268,51 @@ async fn output_gets_a_copy_on_fresh_download_and_from_cache() {
 async fn offline_refuses_uncached_urls_but_uses_cache_and_local_files() {
     let s = Setup::new().await;
     let cache = s.cache();
-    let run = larder(s.dir(), &["download", &s.url(), "--cache", &cache, "--offline"]).await;
+    let run = larder(
+        s.dir(),
+        &["download", &s.url(), "--cache", &cache, "--offline"],
+    )
+    .await;
     run.assert_err("offline mode").assert_err(&s.url());
     assert_eq!(s.server.hits("/dist/foo-1.0.tar.gz"), 0);
 
-    larder(s.dir(), &["download", &s.url(), "--cache", &cache]).await.assert_ok();
-    let run = larder(s.dir(), &["download", &s.url(), "--cache", &cache, "--offline"]).await;
+    larder(s.dir(), &["download", &s.url(), "--cache", &cache])
+        .await
+        .assert_ok();
+    let run = larder(
+        s.dir(),
+        &["download", &s.url(), "--cache", &cache, "--offline"],
+    )
+    .await;
     run.assert_ok();
     assert_eq!(s.server.hits("/dist/foo-1.0.tar.gz"), 1);
 
     let local = s.dir().join("local.txt");
     std::fs::write(&local, CHANGED).unwrap();
     let file_url = format!("file://{}", local.display());
-    let run = larder(s.dir(), &["download", &file_url, "--cache", &cache, "--offline"]).await;
+    let run = larder(
+        s.dir(),
+        &["download", &file_url, "--cache", &cache, "--offline"],
+    )
+    .await;
     let cached = s.dir().join("cache/local.txt");
     assert_eq!(run.assert_ok().last_line(), cached.to_str().unwrap());
-    assert_eq!(read(&cached), CHANGED, "local resources are copied into the cache");
+    assert_eq!(
+        read(&cached),
+        CHANGED,
+        "local resources are copied into the cache"
+    );
 }
 
 #[tokio::test]
 async fn missing_cache_directory_is_an_error_and_not_created() {
     let s = Setup::new().await;
     let missing = s.dir().join("no-such-cache");
-    let run = larder(s.dir(), &["download", &s.url(), "--cache", missing.to_str().unwrap()]).await;
+    let run = larder(
+        s.dir(),
+        &["download", &s.url(), "--cache", missing.to_str().unwrap()],
+    )
+    .await;
     run.assert_err("does not exist");
     assert!(!missing.exists());
 }
@@ -238,11 +322,17 @@ async fn fallback_prefers_network_and_falls_back_to_cache() {
     let mut s = Setup::new().await;
     let cache = s.cache();
     let cached = s.dir().join("cache/foo-1.0.tar.gz");
-    larder(s.dir(), &["download", &s.url(), "--cache", &cache]).await.assert_ok();
+    larder(s.dir(), &["download", &s.url(), "--cache", &cache])
+        .await
+        .assert_ok();
 
     // The network wins while it works: the cached copy is replaced.
     s.server.put("/dist/foo-1.0.tar.gz", CHANGED);
-    let run = larder(s.dir(), &["download", &s.url(), "--cache", &cache, "--fallback"]).await;
+    let run = larder(
+        s.dir(),
+        &["download", &s.url(), "--cache", &cache, "--fallback"],
+    )
+    .await;
     assert_eq!(run.assert_ok().last_line(), cached.to_str().unwrap());
     assert_eq!(read(&cached), CHANGED);
 
@@ -250,7 +340,15 @@ async fn fallback_prefers_network_and_falls_back_to_cache() {
     s.server.put("/dist/foo-1.0.tar.gz", BODY);
     let run = larder(
         s.dir(),
-        &["download", &s.url(), "--cache", &cache, "--fallback", "--md5", &md5_hex(CHANGED)],
+        &[
+            "download",
+            &s.url(),
+            "--cache",
+            &cache,
+            "--fallback",
+            "--md5",
+            &md5_hex(CHANGED),
+        ],
     )
     .await;
     run.assert_err("checksum mismatch");
@@ -260,7 +358,14 @@ async fn fallback_prefers_network_and_falls_back_to_cache() {
     let hits = s.server.hits("/dist/foo-1.0.tar.gz");
     let run = larder(
         s.dir(),
-        &["download", &s.url(), "--cache", &cache, "--fallback", "--offline"],
+        &[
+            "download",
+            &s.url(),
+            "--cache",
+            &cache,
+            "--fallback",
+            "--offline",
+        ],
     )
     .await;
     assert_eq!(run.assert_ok().last_line(), cached.to_str().unwrap());
@@ -268,15 +373,27 @@ async fn fallback_prefers_network_and_falls_back_to_cache() {
 
     // A file gone upstream: the cached copy is used.
     let gone = s.server.url("/gone/foo-1.0.tar.gz");
-    let run = larder(s.dir(), &["download", &gone, "--cache", &cache, "--fallback"]).await;
+    let run = larder(
+        s.dir(),
+        &["download", &gone, "--cache", &cache, "--fallback"],
+    )
+    .await;
     assert_eq!(run.assert_ok().last_line(), cached.to_str().unwrap());
 
     // The server is down: the cached copy is used.
     s.server.stop().await;
-    let run = larder(s.dir(), &["download", &s.url(), "--cache", &cache, "--fallback"]).await;
+    let run = larder(
+        s.dir(),
+        &["download", &s.url(), "--cache", &cache, "--fallback"],
+    )
+    .await;
     assert_eq!(run.assert_ok().last_line(), cached.to_str().unwrap());
     assert_eq!(read(&cached), CHANGED);
-    assert_eq!(tree(&s.dir().join("cache")), ["foo-1.0.tar.gz"], "no temporary files");
+    assert_eq!(
+        tree(&s.dir().join("cache")),
+        ["foo-1.0.tar.gz"],
+        "no temporary files"
+    );
 }
 
 #[tokio::test]
@@ -287,7 +404,16 @@ async fn checksums_use_raw_bytes_crlf_included() {
     let url = s.server.url("/dist/crlf.txt");
     let run = larder(
         s.dir(),
-        &["download", &url, "--cache", &s.cache(), "--md5", &md5_hex(crlf), "--sha256", &sha256_hex(crlf)],
+        &[
+            "download",
+            &url,
+            "--cache",
+            &s.cache(),
+            "--md5",
+            &md5_hex(crlf),
+            "--sha256",
+            &sha256_hex(crlf),
+        ],
     )
     .await;
     run.assert_ok();

@@ -1,6 +1,14 @@
+#![allow(
+    unreachable_pub,
+    reason = "a test binary: `pub` only spans its own modules"
+)]
+
 //! The one integration-test binary: real HTTP servers on 127.0.0.1, the built
 //! `larder` binary run as users run it.
 
 mod check_config;
+mod clients;
 mod common;
 mod download;
+mod files;
+mod simple_api;

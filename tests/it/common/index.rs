@@ -117,6 +117,8 @@ struct Inner {
     throttle: HashMap<String, (usize, Duration)>,
     fail_pages: Option<u16>,
     stall_pages: bool,
+    /// Set by `drop_metadata`: no PEP 658 metadata announced or served.
+    no_metadata: bool,
     /// Cancelled when the server stops; kills open connections.
     running: CancellationToken,
 }
@@ -237,10 +239,20 @@ impl FixtureIndex {
         self.shared.lock().corrupt.insert(filename.to_owned());
     }
 
+    /// Undoes `corrupt`: `filename` is served with its true bytes again.
+    pub fn uncorrupt(&self, filename: &str) {
+        self.shared.lock().corrupt.remove(filename);
+    }
+
     /// From now on, answers `filename` with the full `Content-Length` but
     /// cuts the connection after half the body.
     pub fn truncate(&self, filename: &str) {
         self.shared.lock().truncate.insert(filename.to_owned());
+    }
+
+    /// Undoes `truncate`: `filename` is served whole again.
+    pub fn untruncate(&self, filename: &str) {
+        self.shared.lock().truncate.remove(filename);
     }
 
     /// From now on, streams `filename` in `chunk`-byte pieces with `delay`
@@ -251,6 +263,18 @@ impl FixtureIndex {
             .lock()
             .throttle
             .insert(filename.to_owned(), (chunk, delay));
+    }
+
+    /// Undoes `throttle`: `filename` is served at full speed again.
+    pub fn unthrottle(&self, filename: &str) {
+        self.shared.lock().throttle.remove(filename);
+    }
+
+    /// From now on, pages announce no core metadata (no `data-core-metadata`
+    /// / `core-metadata`) and `/packages/<wheel>.metadata` is 404, like an
+    /// index without PEP 658: clients must read METADATA from the wheel.
+    pub fn drop_metadata(&self) {
+        self.shared.lock().no_metadata = true;
     }
 
     /// Every `/simple/` page answers `status` (e.g. 500); `None` restores
@@ -472,7 +496,11 @@ fn project_page(shared: &Shared, project: &str, json: bool) -> Option<String> {
                 if let Some(requires_python) = &listed.requires_python {
                     file.insert("requires-python".into(), json!(requires_python));
                 }
-                if let Some(sha256) = &listed.metadata_sha256 {
+                if let Some(sha256) = listed
+                    .metadata_sha256
+                    .as_ref()
+                    .filter(|_| !inner.no_metadata)
+                {
                     file.insert("core-metadata".into(), json!({ "sha256": sha256 }));
                     file.insert("dist-info-metadata".into(), json!({ "sha256": sha256 }));
                 }
@@ -506,7 +534,11 @@ fn project_page(shared: &Shared, project: &str, json: bool) -> Option<String> {
                 escape(requires_python)
             ));
         }
-        if let Some(sha256) = &listed.metadata_sha256 {
+        if let Some(sha256) = listed
+            .metadata_sha256
+            .as_ref()
+            .filter(|_| !inner.no_metadata)
+        {
             attributes.push_str(&format!(
                 " data-dist-info-metadata=\"sha256={sha256}\" data-core-metadata=\"sha256={sha256}\""
             ));
@@ -527,6 +559,9 @@ fn file_response(shared: &Shared, filename: &str) -> Response {
         let Some(blob) = inner.blobs.get(filename) else {
             return not_found();
         };
+        if inner.no_metadata && filename.ends_with(".metadata") {
+            return not_found();
+        }
         (
             blob.bytes.clone(),
             inner.corrupt.contains(filename),
@@ -1037,7 +1072,7 @@ async fn fixture_index_serves_pages_and_files() {
 #[tokio::test]
 async fn fixture_index_faults_stop_and_restart() {
     let client = reqwest::Client::new();
-    let mut index = FixtureIndex::start(Flavor::Json).await;
+    let mut index = FixtureIndex::start(Flavor::Both).await;
     let lib = "larder_demo_lib-1.1-py3-none-any.whl";
     let big = "larder_demo_big-1.0-py3-none-any.whl";
     let util = "larder_demo_util-0.5-py3-none-any.whl";
@@ -1060,6 +1095,13 @@ async fn fixture_index_faults_stop_and_restart() {
         "a truncated body must fail"
     );
 
+    index.uncorrupt(lib);
+    let bytes = get_bytes(&client, &index.file_url(lib)).await;
+    assert_eq!(sha256_hex(&bytes), index.sha256(lib));
+    index.untruncate(big);
+    let bytes = get_bytes(&client, &index.file_url(big)).await;
+    assert_eq!(sha256_hex(&bytes), index.sha256(big));
+
     // throttle: the right bytes, slowly.
     index.throttle(util, 500, Duration::from_millis(100));
     let started = std::time::Instant::now();
@@ -1067,6 +1109,26 @@ async fn fixture_index_faults_stop_and_restart() {
     assert_eq!(bytes, index.file_bytes(util));
     assert!(started.elapsed() >= Duration::from_millis(200));
     assert_eq!(index.hits(&format!("/packages/{util}")), 1);
+    index.unthrottle(util);
+    let bytes = get_bytes(&client, &index.file_url(util)).await;
+    assert_eq!(bytes, index.file_bytes(util));
+
+    // drop_metadata: not announced, not served.
+    let lib_page = format!("{}larder-demo-lib/", index.simple_url());
+    let (_, _, links) = fetch_links(&client, &lib_page, JSON_TYPE).await;
+    assert!(links.iter().all(|l| l.core_metadata.is_some()));
+    index.drop_metadata();
+    for accept in [JSON_TYPE, HTML_TYPE] {
+        let (_, body, links) = fetch_links(&client, &lib_page, accept).await;
+        assert!(links.iter().all(|l| l.core_metadata.is_none()), "{body}");
+        assert!(!body.contains("metadata"), "{body}");
+    }
+    let response = client
+        .get(format!("{}.metadata", index.file_url(lib)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
 
     // add_file: listed with its hash, served.
     let blob = Bytes::from(vec![7u8; 1024 * 1024]);
@@ -1122,19 +1184,4 @@ async fn fixture_index_faults_stop_and_restart() {
     assert_eq!(index.hits(&format!("/packages/{util}")), hits + 1);
     let (_, _, links) = fetch_links(&client, &page, JSON_TYPE).await;
     assert_eq!(links.len(), 1);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-#[ignore]
-async fn zz_scratch_serve_for_pip() {
-    let html = FixtureIndex::start(Flavor::Html).await;
-    let json = FixtureIndex::start(Flavor::Json).await;
-    let both = FixtureIndex::start(Flavor::Both).await;
-    std::fs::write(
-        "/tmp/fixture_urls",
-        format!("{} {} {}\n", html.simple_url(), json.simple_url(), both.simple_url()),
-    )
-    .unwrap();
-    tokio::time::sleep(Duration::from_secs(90)).await;
-    eprintln!("hits html={} json={} both={}", html.total_hits(), json.total_hits(), both.total_hits());
 }

@@ -2,12 +2,12 @@
 //! memory and counts requests, and a runner for the built `larder` binary.
 
 pub mod index;
+pub mod server;
 pub mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-pub use index::FixtureIndex;
 pub use upstream::FixtureServer;
 
 /// The result of one `larder` run.
@@ -37,7 +37,10 @@ impl Run {
     #[track_caller]
     pub fn assert_err(&self, needle: &str) -> &Self {
         assert!(!self.success(), "larder should have failed: {self:#?}");
-        assert!(self.stderr.contains(needle), "stderr lacks `{needle}`: {self:#?}");
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks `{needle}`: {self:#?}"
+        );
         self
     }
 }

@@ -43,7 +43,11 @@ impl FixtureServer {
 
     /// Serves `bytes` at `path` (which starts with `/`), replacing what was there.
     pub fn put(&self, path: &str, bytes: impl Into<Bytes>) {
-        self.shared.lock().unwrap().files.insert(path.to_owned(), bytes.into());
+        self.shared
+            .lock()
+            .unwrap()
+            .files
+            .insert(path.to_owned(), bytes.into());
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -52,7 +56,13 @@ impl FixtureServer {
 
     /// How many requests reached `path`.
     pub fn hits(&self, path: &str) -> usize {
-        self.shared.lock().unwrap().hits.get(path).copied().unwrap_or(0)
+        self.shared
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Stops listening: later connections are refused.

@@ -1,0 +1,100 @@
+//! A running `larder serve` process for end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub struct Larder {
+    pub base: String,
+    pub data_dir: PathBuf,
+    child: Child,
+    dir: Option<std::sync::Arc<tempfile::TempDir>>,
+}
+
+impl Larder {
+    /// Starts `larder serve` on a free port with a fresh data directory and
+    /// the given extra arguments (upstreams, `--offline`, …).
+    pub async fn start(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        let mut larder = Self::start_in(&data_dir, args).await;
+        larder.dir = Some(std::sync::Arc::new(dir));
+        larder
+    }
+
+    /// Starts `larder serve` on an existing data directory (a restart).
+    pub async fn start_in(data_dir: &Path, args: &[&str]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_larder"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--cache-dir"])
+            .arg(data_dir)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("LARDER_") || key.to_ascii_lowercase().ends_with("_proxy") {
+                command.env_remove(key);
+            }
+        }
+        command.env("LARDER_LOG", "larder=warn");
+        let mut child = command.spawn().expect("cannot start larder serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("larder did not start within 30 s")
+            .unwrap()
+            .expect("larder exited before listening");
+        let base = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+            .to_owned();
+        Self {
+            base,
+            data_dir: data_dir.to_path_buf(),
+            child,
+            dir: None,
+        }
+    }
+
+    /// Keeps the temporary data directory alive after the process is gone.
+    pub fn data_dir_guard(&self) -> Option<std::sync::Arc<tempfile::TempDir>> {
+        self.dir.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn simple_url(&self) -> String {
+        self.url("/simple/")
+    }
+
+    /// Stops the process (SIGKILL) and waits for it.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// Asks for a graceful shutdown (SIGTERM) and waits for the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("larder did not stop within 30 s")
+            .unwrap()
+    }
+}
+
+/// A plain HTTP client for tests (no proxies, no decompression).
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
