@@ -419,3 +419,38 @@ async fn checksums_use_raw_bytes_crlf_included() {
     run.assert_ok();
     assert_eq!(read(s.dir().join("cache/crlf.txt")), crlf);
 }
+
+#[tokio::test]
+async fn server_errors_are_retried_a_bounded_number_of_times() {
+    let s = Setup::new().await;
+    let config = s.dir().join("larder.toml");
+    std::fs::write(&config, "[client]\nretries = 2\nretry-backoff = \"10ms\"\n").unwrap();
+    let config = config.to_str().unwrap();
+
+    s.server.fail_next("/dist/foo-1.0.tar.gz", 2);
+    let run = larder(s.dir(), &["download", &s.url(), "--config", config]).await;
+    run.assert_ok();
+    assert_eq!(s.server.hits("/dist/foo-1.0.tar.gz"), 3);
+
+    s.server.fail_next("/dist/foo-1.0.tar.gz", 5);
+    let out = s.dir().join("second.tgz");
+    let run = larder(
+        s.dir(),
+        &[
+            "download",
+            &s.url(),
+            "--config",
+            config,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )
+    .await;
+    run.assert_err("500");
+    assert_eq!(
+        s.server.hits("/dist/foo-1.0.tar.gz"),
+        6,
+        "one try and two retries"
+    );
+    assert!(!out.exists());
+}

@@ -1,6 +1,8 @@
 //! The Simple API through `larder serve`: formats, negotiation, redirects,
 //! unknown projects, freshness, offline and the local-only view.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AGE, CONTENT_TYPE, LOCATION, VARY};
 
@@ -313,4 +315,42 @@ async fn no_upstream_configured_is_a_clear_startup_error() {
     let dir = tempfile::tempdir().unwrap();
     let run = crate::common::larder(dir.path(), &["serve", "--listen", "127.0.0.1:0"]).await;
     run.assert_err("no upstream is configured");
+}
+
+#[tokio::test]
+async fn upstream_timeouts_are_bad_gateway_then_stale() {
+    let index = FixtureIndex::start(Flavor::Both).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("larder.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[client]\nconnect-timeout = \"1s\"\nread-timeout = \"1s\"\nretries = 1\n\
+             [[upstream]]\nurl = \"{}\"\npage-ttl = \"0s\"\n",
+            index.simple_url()
+        ),
+    )
+    .unwrap();
+    let larder = Larder::start(&["--config", config.to_str().unwrap()]).await;
+    let cached = json_page(&larder, "larder-demo-util").await;
+    index.stall_pages(true);
+
+    let started = std::time::Instant::now();
+    let response = get(&larder.url("/simple/larder-demo-app/"), None).await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let response = get(&larder.url("/simple/larder-demo-util/"), Some(JSON)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a timed-out revalidation serves the stale page"
+    );
+    assert!(response.headers().contains_key(AGE));
+    let page: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(page, cached);
 }

@@ -17,6 +17,8 @@ use tokio::task::JoinHandle;
 struct Shared {
     files: HashMap<String, Bytes>,
     hits: HashMap<String, usize>,
+    /// Paths that answer 500 this many more times.
+    failures: HashMap<String, usize>,
 }
 
 pub struct FixtureServer {
@@ -48,6 +50,15 @@ impl FixtureServer {
             .unwrap()
             .files
             .insert(path.to_owned(), bytes.into());
+    }
+
+    /// Makes the next `times` requests for `path` answer 500.
+    pub fn fail_next(&self, path: &str, times: usize) {
+        self.shared
+            .lock()
+            .unwrap()
+            .failures
+            .insert(path.to_owned(), times);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -86,6 +97,12 @@ async fn serve(State(shared): State<Arc<Mutex<Shared>>>, uri: Uri) -> Response {
     let path = uri.path().to_owned();
     let mut shared = shared.lock().unwrap();
     *shared.hits.entry(path.clone()).or_default() += 1;
+    if let Some(left) = shared.failures.get_mut(&path)
+        && *left > 0
+    {
+        *left -= 1;
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
     match shared.files.get(&path) {
         Some(bytes) => Body::from(bytes.clone()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
