@@ -15,9 +15,6 @@ pub struct Client {
     http: reqwest::Client,
     retries: u32,
     backoff: Duration,
-    /// Also bounds the wait for response headers (reqwest's read timeout
-    /// covers reads of an open body).
-    header_timeout: Duration,
 }
 
 impl Client {
@@ -35,7 +32,6 @@ impl Client {
             http,
             retries: config.retries,
             backoff: config.retry_backoff,
-            header_timeout: config.connect_timeout + config.read_timeout,
         })
     }
 
