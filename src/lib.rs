@@ -10,10 +10,12 @@
 //! - [`store`]: content-addressed blobs written through hashing staging files.
 //! - [`catalog`]: what larder knows (blobs and their names), in SQLite.
 //! - [`download`]: the `larder download` utility and its download cache.
+//! - [`auth`]: credentials, API tokens and argon2 password hashes.
 //!
 //! See `ARCHITECTURE.md` for where to start reading.
 
 pub mod app;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -5,19 +5,31 @@
 //! downloads. It never sees HTTP types; `http` turns its answers into
 //! responses.
 
+mod access;
+mod fetch;
 mod files;
 mod metrics;
+mod mirror;
 mod pages;
+mod private;
+mod upload;
+mod upload_form;
 mod upstreams;
+mod wheel;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio_util::task::TaskTracker;
 
-pub use files::{FileBody, OpenedFile};
+pub use access::TokenInfo;
+pub use fetch::{FileBody, OpenedFile};
 pub use metrics::Metrics;
 pub use pages::{PageView, ProjectListView};
+pub use private::Deleted;
+pub(crate) use private::iso8601;
+pub use upload::{PartHeader, UploadParts, Uploaded};
+pub use upload_form::UploadApi;
 pub use upstreams::Upstream;
 
 use crate::catalog::{Catalog, SqliteCatalog};
@@ -40,8 +52,11 @@ struct Inner {
     client: Client,
     upstreams: Vec<Upstream>,
     pages: pages::PageCache,
-    files: files::InFlight,
+    fetches: fetch::InFlight,
+    missing_paths: mirror::MissingPaths,
     metrics: Metrics,
+    /// Credentials that recently passed an argon2 check.
+    verified: crate::auth::cache::VerifiedCache,
     /// Downloads run here, detached from the request that started them, so
     /// shutdown can wait for them.
     tasks: TaskTracker,
@@ -68,8 +83,10 @@ impl App {
         Ok(Self {
             inner: Arc::new(Inner {
                 pages: pages::PageCache::default(),
-                files: files::InFlight::default(),
+                fetches: fetch::InFlight::default(),
+                missing_paths: mirror::MissingPaths::default(),
                 metrics: Metrics::default(),
+                verified: crate::auth::cache::VerifiedCache::default(),
                 tasks: TaskTracker::new(),
                 config,
                 store,
@@ -113,6 +130,11 @@ impl App {
         self.inner.upstreams.iter().find(|u| u.name == name)
     }
 }
+
+/// What larder says when it has no upstream to ask.
+pub const NO_UPSTREAM: &str = "no upstream is configured: pass `--upstream URL` with your \
+     index's simple URL, set LARDER_UPSTREAM, or add an [[upstream]] to the config file \
+     (see config.example.toml)";
 
 /// Unix seconds now.
 pub(crate) fn unix_now() -> i64 {

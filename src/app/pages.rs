@@ -18,12 +18,16 @@ use reqwest::header::{
 use tracing::{debug, info, warn};
 use url::Url;
 
+use super::private::View;
 use super::{App, Upstream, offline_miss, unix_now};
 use crate::catalog::{Link, StoredPage};
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::{self, Format};
 use crate::model::{ProjectFile, ProjectList, ProjectName, ProjectPage, Sha256Hex};
 use crate::upstream::{is_missing, redact};
+
+/// How many pages (and remembered unknown names) are kept in memory.
+const MAX_HOT_PAGES: usize = 4096;
 
 /// One project's page as larder serves it, with its renderings cached.
 #[derive(Debug)]
@@ -83,6 +87,11 @@ fn percent_encode_segment(segment: &str) -> String {
 }
 
 impl PageEntry {
+    /// The page, file URLs pointing at the upstream.
+    pub(super) fn page(&self) -> &ProjectPage {
+        &self.page
+    }
+
     fn render(&self, format: Format, prefix: &str) -> Bytes {
         let link = |file: &ProjectFile| file_link(prefix, file);
         match format {
@@ -138,6 +147,10 @@ enum Fetched {
 impl App {
     /// The project's page in `format`, for `/simple/<project>/`.
     pub async fn project_page(&self, project: &ProjectName, format: Format) -> Result<PageView> {
+        // A project with uploaded files shadows (or merges) its upstream namesake.
+        if let Some(view) = self.private_page(project, format, View::Index).await? {
+            return Ok(view);
+        }
         let entry = self.page_entry(project).await?;
         let stale_age = self.stale_age(&entry);
         Ok(PageView {
@@ -153,6 +166,28 @@ impl App {
         project: &ProjectName,
         format: Format,
     ) -> Result<PageView> {
+        if let Some(view) = self.private_page(project, format, View::Local).await? {
+            return Ok(view);
+        }
+        let page = self.local_page(project).await?;
+        let entry = PageEntry {
+            page,
+            upstream: String::new(),
+            etag: None,
+            last_modified: None,
+            fetched_at: unix_now(),
+            html: OnceLock::new(),
+            json: OnceLock::new(),
+        };
+        Ok(PageView {
+            body: entry.render(format, "../../../"),
+            stale_age: None,
+        })
+    }
+
+    /// The stored files of a project, described by its cached page where it
+    /// has one (URLs pointing at the upstream).
+    pub(super) async fn local_page(&self, project: &ProjectName) -> Result<ProjectPage> {
         let catalog = &self.inner.catalog;
         let stored = catalog.stored_in_project(project.as_str()).await?;
         if stored.is_empty() {
@@ -188,7 +223,7 @@ impl App {
                 files.push(bare_file(sha256, filename));
             }
         }
-        let page = ProjectPage {
+        Ok(ProjectPage {
             name: if known.name.is_empty() {
                 project.to_string()
             } else {
@@ -196,19 +231,6 @@ impl App {
             },
             versions: index::derive_versions(&files),
             files,
-        };
-        let entry = PageEntry {
-            page,
-            upstream: String::new(),
-            etag: None,
-            last_modified: None,
-            fetched_at: unix_now(),
-            html: OnceLock::new(),
-            json: OnceLock::new(),
-        };
-        Ok(PageView {
-            body: entry.render(format, "../../../"),
-            stale_age: None,
         })
     }
 
@@ -327,12 +349,16 @@ impl App {
     }
 
     fn remember(&self, project: &ProjectName, entry: Arc<PageEntry>) {
-        self.inner
-            .pages
-            .entries
-            .lock()
-            .expect("poisoned")
-            .insert(project.as_str().to_owned(), entry);
+        let mut entries = self.inner.pages.entries.lock().expect("poisoned");
+        // Bounded memory: past the cap an arbitrary page leaves memory (it
+        // stays in the catalog and comes back on its next request).
+        if entries.len() >= MAX_HOT_PAGES
+            && !entries.contains_key(project.as_str())
+            && let Some(victim) = entries.keys().next().cloned()
+        {
+            entries.remove(&victim);
+        }
+        entries.insert(project.as_str().to_owned(), entry);
     }
 
     fn known_missing(&self, project: &ProjectName) -> bool {
@@ -348,7 +374,7 @@ impl App {
         }
     }
 
-    async fn page_entry(&self, project: &ProjectName) -> Result<Arc<PageEntry>> {
+    pub(super) async fn page_entry(&self, project: &ProjectName) -> Result<Arc<PageEntry>> {
         let cached = self.cached_entry(project).await?;
         if let Some(entry) = &cached
             && (self.is_fresh(entry) || self.offline())
@@ -383,12 +409,25 @@ impl App {
         }
         self.inner.metrics.page_miss();
         let result = self.refresh(project, cached.as_deref()).await;
+        let outcome = self.settle(project, cached, result).await;
+        // Only now, with the page remembered, may a new flight start: a
+        // request arriving in between would otherwise fetch it again.
         self.inner
             .pages
             .flights
             .lock()
             .expect("poisoned")
             .remove(project.as_str());
+        outcome
+    }
+
+    /// Keeps what a refresh brought (or serves the stale page it failed to replace).
+    async fn settle(
+        &self,
+        project: &ProjectName,
+        cached: Option<Arc<PageEntry>>,
+        result: Result<Fetched>,
+    ) -> Result<Arc<PageEntry>> {
         match result {
             Ok(Fetched::Page(entry)) => {
                 let entry = Arc::new(*entry);
@@ -405,12 +444,13 @@ impl App {
                 Ok(entry)
             }
             Ok(Fetched::NotFound) => {
-                self.inner
-                    .pages
-                    .not_found
-                    .lock()
-                    .expect("poisoned")
-                    .insert(project.as_str().to_owned(), Instant::now());
+                let mut missing = self.inner.pages.not_found.lock().expect("poisoned");
+                // Bounded memory under a scan of made-up names: drop expired ones.
+                if missing.len() >= MAX_HOT_PAGES {
+                    let ttl = self.inner.config.not_found_ttl;
+                    missing.retain(|_, at| at.elapsed() < ttl);
+                }
+                missing.insert(project.as_str().to_owned(), Instant::now());
                 Err(not_found(project))
             }
             Err(e) => match cached {
@@ -471,10 +511,9 @@ impl App {
         }
         match last_error {
             Some(e) => Err(e),
-            None if self.inner.upstreams.is_empty() => Err(Error::new(
-                ErrorKind::Config,
-                "no upstream is configured: pass --upstream URL or add an [[upstream]] to the config",
-            )),
+            None if self.inner.upstreams.is_empty() => {
+                Err(Error::new(ErrorKind::Config, super::NO_UPSTREAM))
+            }
             None => Ok(Fetched::NotFound),
         }
     }

@@ -6,6 +6,7 @@
 //! trait over the same SQL. Queries are plain `sqlx::query` text checked by the
 //! tests, not compile-time macros, which keeps the build small.
 
+mod private;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 use crate::error::Result;
 use crate::model::Sha256Hex;
 
+pub use private::{PrivateFile, PrivateIndex, TokenRecord};
 pub use sqlite::SqliteCatalog;
 
 /// Lifecycle of a blob row.
@@ -88,8 +90,24 @@ pub struct Link {
     pub metadata_sha256: Option<Sha256Hex>,
 }
 
+/// A file of a generic mirror, by path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorEntry {
+    pub mirror: String,
+    /// Normalized and relative (no leading `/`).
+    pub path: String,
+    pub sha256: Sha256Hex,
+    pub size: u64,
+    /// The URL it was fetched from.
+    pub source: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// Unix seconds of the last fetch or revalidation.
+    pub fetched_at: i64,
+}
+
 #[async_trait]
-pub trait Catalog: Send + Sync + std::fmt::Debug {
+pub trait Catalog: PrivateIndex + Send + Sync + std::fmt::Debug {
     /// Records a committed blob. Recording a known blob again keeps the
     /// original row (its creation time and size) and succeeds.
     async fn record_blob(&self, sha256: &Sha256Hex, size: u64, now: i64) -> Result<()>;
@@ -127,6 +145,12 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     /// Every project with at least one stored file.
     async fn stored_projects(&self) -> Result<Vec<String>>;
+
+    /// A mirror's record of `path`, or `None`.
+    async fn mirror_entry(&self, mirror: &str, path: &str) -> Result<Option<MirrorEntry>>;
+
+    /// Saves (replacing) a mirror's record of a path.
+    async fn store_mirror_entry(&self, entry: &MirrorEntry) -> Result<()>;
 
     /// Removes the blob's row and its names.
     async fn forget_blob(&self, sha256: &Sha256Hex) -> Result<()>;

@@ -12,7 +12,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{BlobName, BlobRecord, BlobState, Catalog, Link, StoredPage};
+use super::{BlobName, BlobRecord, BlobState, Catalog, Link, MirrorEntry, StoredPage};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::Sha256Hex;
 
@@ -28,7 +28,19 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "pages and announced links",
         include_str!("../../migrations/sqlite/0002_pages.sql"),
     ),
+    (
+        3,
+        "private files and API tokens",
+        include_str!("../../migrations/sqlite/0003_private.sql"),
+    ),
+    (
+        4,
+        "mirror entries",
+        include_str!("../../migrations/sqlite/0004_mirror.sql"),
+    ),
 ];
+
+mod private;
 
 #[derive(Debug, Clone)]
 pub struct SqliteCatalog {
@@ -305,6 +317,52 @@ impl Catalog for SqliteCatalog {
         rows.iter()
             .map(|row| row.try_get("project").map_err(query_error))
             .collect()
+    }
+
+    async fn mirror_entry(&self, mirror: &str, path: &str) -> Result<Option<MirrorEntry>> {
+        let row = sqlx::query(
+            "SELECT mirror, path, sha256, size, source, etag, last_modified, fetched_at
+             FROM mirror_entry WHERE mirror = ?1 AND path = ?2",
+        )
+        .bind(mirror)
+        .bind(path)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_error)?;
+        row.map(|row| {
+            let size: i64 = row.try_get("size").map_err(query_error)?;
+            Ok(MirrorEntry {
+                mirror: row.try_get("mirror").map_err(query_error)?,
+                path: row.try_get("path").map_err(query_error)?,
+                sha256: sha_from_row(&row)?,
+                size: u64::try_from(size).unwrap_or(0),
+                source: row.try_get("source").map_err(query_error)?,
+                etag: row.try_get("etag").map_err(query_error)?,
+                last_modified: row.try_get("last_modified").map_err(query_error)?,
+                fetched_at: row.try_get("fetched_at").map_err(query_error)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn store_mirror_entry(&self, entry: &MirrorEntry) -> Result<()> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO mirror_entry
+             (mirror, path, sha256, size, source, etag, last_modified, fetched_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(&entry.mirror)
+        .bind(&entry.path)
+        .bind(entry.sha256.as_str())
+        .bind(to_i64(entry.size))
+        .bind(&entry.source)
+        .bind(&entry.etag)
+        .bind(&entry.last_modified)
+        .bind(entry.fetched_at)
+        .execute(&self.pool)
+        .await
+        .map_err(query_error)?;
+        Ok(())
     }
 
     async fn forget_blob(&self, sha256: &Sha256Hex) -> Result<()> {

@@ -4,6 +4,9 @@
 mod check_config;
 mod download;
 mod serve;
+mod token;
+mod user;
+mod yank;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +35,16 @@ pub enum Command {
     Serve(serve::Args),
     /// Print the effective configuration (secrets redacted), or what is wrong with it.
     CheckConfig(check_config::Args),
+    /// Create, list and revoke API tokens.
+    Token(token::Args),
+    /// Hash a password for a `[[user]]` in the config.
+    User(user::Args),
+    /// Yank an uploaded file (PEP 592): installers skip it unless pinned.
+    Yank(yank::YankArgs),
+    /// Undo `larder yank`.
+    Unyank(yank::Target),
+    /// Delete an uploaded file from the index and free its bytes.
+    Delete(yank::Target),
 }
 
 /// Flags that override configuration values, shared by the commands that run larder.
@@ -49,6 +62,10 @@ pub struct ConfigFlags {
     /// Never contact an upstream.
     #[arg(long)]
     pub offline: bool,
+    /// A base URL of a generic mirror answering every other path; repeat
+    /// for fallback sources in order (e.g. for `GENTOO_MIRRORS`).
+    #[arg(long = "source", value_name = "URL")]
+    pub sources: Vec<url::Url>,
 }
 
 impl ConfigFlags {
@@ -58,6 +75,7 @@ impl ConfigFlags {
             listen: self.listen,
             offline: self.offline.then_some(true),
             upstreams: self.upstreams.clone(),
+            sources: self.sources.clone(),
         }
     }
 }
@@ -74,6 +92,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Download(args) => download::run(&cli, args).await,
         Command::CheckConfig(args) => check_config::run(&cli, args),
         Command::Serve(args) => serve::run(&cli, args).await,
+        Command::Token(args) => token::run(&cli, args).await,
+        Command::User(args) => user::run(args),
+        Command::Yank(args) => yank::yank(&cli, args).await,
+        Command::Unyank(args) => yank::unyank(&cli, args).await,
+        Command::Delete(args) => yank::delete(&cli, args).await,
     }
 }
 

@@ -1,11 +1,12 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{Cli, ConfigFlags};
 use crate::app::App;
-use crate::error::{Error, ErrorKind, Result};
+use crate::app::NO_UPSTREAM;
+use crate::error::{Error, Result};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,12 +18,9 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let config = cli.load_config(&args.flags)?;
     super::init_logging(config.log_format, "info");
     if config.upstreams.is_empty() && !config.offline {
-        return Err(Error::new(
-            ErrorKind::Config,
-            "no upstream is configured: pass `--upstream URL` with your index's simple URL, \
-             set LARDER_UPSTREAM, or add an [[upstream]] to the config file \
-             (see config.example.toml)",
-        ));
+        // Legitimate for a private-only index or a mirror-only cache, so a
+        // warning, not a refusal; pages of unknown projects then say the same.
+        warn!("{NO_UPSTREAM}");
     }
     let listen = config.listen;
     let app = App::open(config).await?;

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::private::{FileAuth, FilePrivate, FileUser};
 use super::{
     ClientConfig, Config, DEFAULT_MAX_STALE, DEFAULT_PAGE_TTL, LogFormat, Secret, UpstreamConfig,
-    default_upstream_name, parse_upstream_url, redact_url, units,
+    default_upstream_name, mirror::FileMirror, parse_upstream_url, redact_url, units,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -28,6 +29,12 @@ struct FileConfig {
     client: ClientConfig,
     #[serde(rename = "upstream", skip_serializing_if = "Vec::is_empty")]
     upstreams: Vec<FileUpstream>,
+    #[serde(rename = "mirror", skip_serializing_if = "Vec::is_empty")]
+    mirrors: Vec<FileMirror>,
+    private: FilePrivate,
+    auth: FileAuth,
+    #[serde(rename = "user", skip_serializing_if = "Vec::is_empty")]
+    users: Vec<FileUser>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -121,6 +128,12 @@ impl FileConfig {
             .enumerate()
             .map(|(index, upstream)| upstream.into_config(index + 1))
             .collect::<Result<_>>()?;
+        let mirrors = self
+            .mirrors
+            .into_iter()
+            .enumerate()
+            .map(|(index, mirror)| mirror.into_config(index + 1))
+            .collect::<Result<_>>()?;
         Ok(Config {
             data_dir: self.data_dir,
             listen: self.listen,
@@ -129,12 +142,16 @@ impl FileConfig {
             not_found_ttl: self.not_found_ttl,
             client: self.client,
             upstreams,
+            mirrors,
+            private: self.private.into_config()?,
+            auth: self.auth.into_config(self.users),
         })
     }
 
     /// The file that would produce `config`, with URL credentials replaced by
     /// `***` (passwords are [`Secret`]s and serialize as `***` anyway).
     fn redacted(config: &Config) -> Self {
+        let (auth, users) = FileAuth::redacted(&config.auth);
         FileConfig {
             // Lossy because TOML text must be UTF-8; this is for reading only.
             data_dir: PathBuf::from(config.data_dir.to_string_lossy().into_owned()),
@@ -148,6 +165,10 @@ impl FileConfig {
                 .iter()
                 .map(FileUpstream::redacted)
                 .collect(),
+            mirrors: config.mirrors.iter().map(FileMirror::redacted).collect(),
+            private: FilePrivate::redacted(&config.private),
+            auth,
+            users,
         }
     }
 }

@@ -11,6 +11,8 @@
 //! [`Config::to_redacted_toml`] show `***` for passwords and URL credentials.
 
 mod file;
+mod mirror;
+mod private;
 pub mod units;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +25,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
 use crate::error::{Error, ErrorKind, Result};
+
+pub use mirror::{MirrorConfig, MirrorPolicy, RESERVED_ROUTES, SOURCE_MIRROR_NAME};
+pub use private::{AuthConfig, PrivateConfig, UserConfig};
 
 /// Path of the config file, used when `load` is given no path.
 pub const LARDER_CONFIG: &str = "LARDER_CONFIG";
@@ -72,6 +77,12 @@ pub struct Config {
     pub client: ClientConfig,
     /// In priority order; may be empty (`serve` checks that itself).
     pub upstreams: Vec<UpstreamConfig>,
+    /// Generic caching mirrors (`[[mirror]]`, `--source`).
+    pub mirrors: Vec<MirrorConfig>,
+    /// The private index: upload limit, projects merged with upstream.
+    pub private: PrivateConfig,
+    /// Who may read and upload.
+    pub auth: AuthConfig,
 }
 
 /// How log lines are written.
@@ -131,6 +142,9 @@ pub struct Overrides {
     pub offline: Option<bool>,
     /// Replaces the configured upstream list, like [`LARDER_UPSTREAM`].
     pub upstreams: Vec<Url>,
+    /// `--source`: one catch-all mirror of these base URLs, replacing any
+    /// configured catch-all (`mount = "/"`).
+    pub sources: Vec<Url>,
 }
 
 impl Config {
@@ -186,6 +200,8 @@ impl Config {
             return Err(invalid("data-dir", "must not be empty"));
         }
         self.client.validate()?;
+        mirror::validate(&self.mirrors)?;
+        private::validate(&self.private, &self.auth)?;
         let mut names = BTreeSet::new();
         for (index, upstream) in self.upstreams.iter().enumerate() {
             let number = index + 1;
@@ -242,6 +258,16 @@ impl Config {
                 .collect::<Result<Vec<_>>>()?;
             self.upstreams = upstreams_with_defaults(urls);
         }
+        if !flags.sources.is_empty() {
+            let urls = flags
+                .sources
+                .iter()
+                .map(|url| normalize_upstream_url("--source", url.clone()))
+                .collect::<Result<Vec<_>>>()?;
+            self.mirrors
+                .retain(|m| m.mount.as_deref() != Some("/") && m.name != SOURCE_MIRROR_NAME);
+            self.mirrors.push(MirrorConfig::from_sources(urls));
+        }
         Ok(())
     }
 }
@@ -256,6 +282,9 @@ impl Default for Config {
             not_found_ttl: Duration::from_mins(1),
             client: ClientConfig::default(),
             upstreams: Vec::new(),
+            mirrors: Vec::new(),
+            private: PrivateConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -374,6 +403,14 @@ impl fmt::Debug for Overrides {
             .field("listen", &self.listen)
             .field("offline", &self.offline)
             .field("upstreams", &upstreams)
+            .field(
+                "sources",
+                &self
+                    .sources
+                    .iter()
+                    .map(|u| redact_url(u.as_str()))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -677,6 +714,7 @@ mod tests {
             listen: Some("127.0.0.1:3333".parse().unwrap()),
             offline: Some(true),
             upstreams: vec![url("http://127.0.0.1:9003/simple")],
+            ..Overrides::default()
         };
         let file = Some((Path::new("larder.toml"), FILE));
         let config = Config::from_sources(file, &env, &flags).unwrap();
@@ -966,9 +1004,15 @@ mod tests {
         // The example documents the defaults, so apart from its one upstream
         // it must be the default configuration.
         assert_eq!(config.upstreams, [expected_upstream]);
+        let mirror = &config.mirrors[0];
+        assert_eq!(mirror.name, "distfiles");
+        assert_eq!(mirror.sources.len(), 2);
+        assert_eq!(mirror.mount.as_deref(), Some("/distfiles"));
+        assert_eq!(mirror.policy, MirrorPolicy::Immutable);
         assert_eq!(
             Config {
                 upstreams: Vec::new(),
+                mirrors: Vec::new(),
                 ..config
             },
             Config::default()

@@ -1,7 +1,9 @@
 //! `/files/<sha256>/<filename>`: package files and their `.metadata` files,
-//! immutable, with `HEAD`, `Range` and `If-None-Match`.
+//! and the response shape every stored or in-flight file shares: `HEAD`,
+//! `Range`, `ETag` and `If-None-Match`, `Cache-Control`.
 
-use std::io::SeekFrom;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -9,9 +11,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use super::ApiError;
 use super::range::{self, RangeRequest};
@@ -22,8 +23,12 @@ pub(super) fn routes() -> Router<App> {
     Router::new().route("/files/{sha256}/{filename}", get(file))
 }
 
-/// Files never change under a digest, so clients may keep them for a year.
+/// Files that never change under their name may be kept for a year.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Files whose names are reused: keep, but ask again (with the ETag).
+const REVALIDATE: &str = "no-cache";
+/// Big enough that thread hops do not dominate, small enough that many slow
+/// clients do not add up to much memory.
 const READ_CHUNK: usize = 256 * 1024;
 
 async fn file(
@@ -33,20 +38,50 @@ async fn file(
 ) -> Result<Response, ApiError> {
     let sha256 = Sha256Hex::parse(&sha256)?;
     let opened = app.open_file(&sha256, &filename).await?;
-    let etag = format!("\"{}\"", opened.etag);
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim() == etag || tag.trim() == "*")
-        })
+    let content_type = if filename.ends_with(".metadata") {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/octet-stream"
+    };
+    serve(&app, opened, &headers, content_type).await
+}
+
+/// The response for an opened file, honouring `If-None-Match` and `Range`.
+pub(super) async fn serve(
+    app: &App,
+    opened: OpenedFile,
+    headers: &HeaderMap,
+    content_type: &'static str,
+) -> Result<Response, ApiError> {
+    let etag = opened.etag.as_ref().map(|tag| format!("\"{tag}\""));
+    let cache_control = if opened.immutable {
+        IMMUTABLE
+    } else {
+        REVALIDATE
+    };
+    let finish = |mut response: Response| {
+        let out = response.headers_mut();
+        out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        out.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        );
+        out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        if let Some(etag) = &etag {
+            out.insert(header::ETAG, header_value(etag));
+        }
+        response
+    };
+    if let Some(etag) = &etag
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|tag| tag.trim() == etag || tag.trim() == "*")
+            })
     {
-        return Ok(with_file_headers(
-            StatusCode::NOT_MODIFIED.into_response(),
-            &etag,
-            &filename,
-        ));
+        return Ok(finish(StatusCode::NOT_MODIFIED.into_response()));
     }
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let requested = opened
@@ -63,10 +98,10 @@ async fn file(
             }
             response
         }
-        RangeRequest::Full => body_response(&app, opened, None).await?,
-        RangeRequest::Partial(range) => body_response(&app, opened, Some(range)).await?,
+        RangeRequest::Full => body_response(app, opened, None).await?,
+        RangeRequest::Partial(range) => body_response(app, opened, Some(range)).await?,
     };
-    Ok(with_file_headers(response, &etag, &filename))
+    Ok(finish(response))
 }
 
 async fn body_response(
@@ -76,28 +111,23 @@ async fn body_response(
 ) -> Result<Response, ApiError> {
     let (start, end) = range.map_or((0, opened.len), |r| (r.start, Some(r.end)));
     let body = match opened.body {
-        FileBody::Stored(mut file) => {
-            let len = end.unwrap_or_default() - start;
-            if start > 0 {
-                file.seek(SeekFrom::Start(start))
-                    .await
-                    .map_err(|e| crate::Error::storage("cannot seek in a stored file", e))?;
-            }
-            let metrics = app.clone();
-            let stream =
-                ReaderStream::with_capacity(file.take(len), READ_CHUNK).inspect(move |chunk| {
-                    if let Ok(bytes) = chunk {
-                        metrics.metrics().bytes_from_cache(bytes.len());
-                    }
-                });
+        FileBody::Stored(file) => {
+            let file = file.into_std().await;
+            let app = app.clone();
+            let stream = read_range(file, start, end.unwrap_or_default()).inspect(move |chunk| {
+                if let Ok(bytes) = chunk {
+                    app.metrics().bytes_from_cache(bytes.len());
+                }
+            });
             Body::from_stream(stream)
         }
         FileBody::Following(spool) => Body::from_stream(spool.follow(start, end)),
     };
     let mut response = Response::new(body);
-    let headers = response.headers_mut();
     if let Some(end) = end {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
     }
     if let (Some(range), Some(len)) = (range, opened.len) {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -109,18 +139,33 @@ async fn body_response(
     Ok(response)
 }
 
-fn with_file_headers(mut response: Response, etag: &str, filename: &str) -> Response {
-    let headers = response.headers_mut();
-    let content_type = if filename.ends_with(".metadata") {
-        "text/plain; charset=utf-8"
-    } else {
-        "application/octet-stream"
-    };
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::ETAG, header_value(etag));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    response
+/// The bytes `start..end` of a stored file, read with positioned reads of
+/// [`READ_CHUNK`] on the blocking pool: one thread hop per chunk, and memory
+/// per response bounded by the chunk size whatever the file's size.
+fn read_range(
+    file: std::fs::File,
+    start: u64,
+    end: u64,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send {
+    let file = Arc::new(file);
+    futures::stream::try_unfold(start, move |pos| {
+        let file = file.clone();
+        async move {
+            if pos >= end {
+                return Ok(None);
+            }
+            let want = usize::try_from(end - pos)
+                .unwrap_or(READ_CHUNK)
+                .min(READ_CHUNK);
+            let chunk = tokio::task::spawn_blocking(move || {
+                let mut buf = BytesMut::zeroed(want);
+                file.read_exact_at(&mut buf, pos).map(|()| buf.freeze())
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            Ok(Some((chunk, pos + want as u64)))
+        }
+    })
 }
 
 fn header_value(value: &str) -> HeaderValue {

@@ -3,16 +3,19 @@
 //! method, and shape the response; they never touch the network, SQL or
 //! the filesystem themselves.
 
+mod access;
 mod error;
 mod files;
+mod mirror;
 mod ops;
 pub mod range;
 mod simple;
+mod upload;
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -26,7 +29,13 @@ pub fn router(app: App) -> Router {
         .merge(simple::routes())
         .merge(files::routes())
         .merge(ops::routes())
-        .fallback(error::unknown_route)
+        .merge(upload::routes())
+        .merge(mirror::routes(&app.config().mirrors))
+        .fallback(unmatched)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            access::guard_reads,
+        ))
         .layer(middleware::from_fn_with_state(app.clone(), count_request))
         .layer(
             TraceLayer::new_for_http()
@@ -34,6 +43,21 @@ pub fn router(app: App) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(app)
+}
+
+/// Paths no route matched: the catch-all mirror's, if one is configured.
+async fn unmatched(
+    State(app): State<App>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    match mirror::catch_all(&app.config().mirrors) {
+        Some(name) => match mirror::fallback(&app, &name, &uri, &headers).await {
+            Ok(response) => response,
+            Err(e) => e.into_response(),
+        },
+        None => error::unknown_route(uri).await.into_response(),
+    }
 }
 
 async fn count_request(State(app): State<App>, request: Request, next: Next) -> Response {

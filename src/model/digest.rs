@@ -13,6 +13,11 @@ pub struct Sha256Hex(String);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Md5Hex(String);
 
+/// A BLAKE2b-256 digest as 64 lowercase hex characters: what twine and
+/// `uv publish` send as `blake2_256_digest` with every upload.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Blake2b256Hex(String);
+
 fn parse_hex(raw: &str, len: usize, what: &str) -> Result<String, Error> {
     if raw.len() == len && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(raw.to_ascii_lowercase())
@@ -42,6 +47,21 @@ impl Md5Hex {
     /// Parses hex in either case; rejects anything but 32 hex characters.
     pub fn parse(raw: &str) -> Result<Self, Error> {
         parse_hex(raw, 32, "MD5").map(Self)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self(hex::encode(bytes))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Blake2b256Hex {
+    /// Parses hex in either case; rejects anything but 64 hex characters.
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        parse_hex(raw, 64, "BLAKE2b-256").map(Self)
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Self {
@@ -88,6 +108,16 @@ mod tests {
             let err = Sha256Hex::parse(bad).unwrap_err();
             assert!(err.to_string().contains("SHA-256"), "{err}");
         }
+    }
+
+    #[test]
+    fn blake2b_256_accepts_64_hex_only() {
+        assert_eq!(
+            Blake2b256Hex::parse(&"CD".repeat(32)).unwrap().as_str(),
+            "cd".repeat(32)
+        );
+        let err = Blake2b256Hex::parse(&"a".repeat(128)).unwrap_err();
+        assert!(err.to_string().contains("BLAKE2b-256"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Staging files: where bytes land before anything may see them.
 //!
-//! A [`StagingFile`] hashes (SHA-256, and MD5 when asked) and counts while it is
+//! A [`StagingFile`] hashes (SHA-256, and MD5 or BLAKE2b-256 when asked) and counts while it is
 //! written, so verifying a file never needs a second read. It lives in a
 //! directory on the same filesystem as its destination so that publishing it is
 //! one `rename`. Until it is persisted the file is removed on drop: an error, a
@@ -11,13 +11,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use blake2::Blake2b;
+use blake2::digest::consts::U32;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 use tokio::fs::File;
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Md5Hex, Sha256Hex};
+use crate::model::{Blake2b256Hex, Md5Hex, Sha256Hex};
+
+/// BLAKE2b with a 256-bit output, as uploads declare it (`blake2_256_digest`).
+type Blake2b256 = Blake2b<U32>;
 
 /// Prefix of every staging file name, so `verify` can recognise leftovers.
 pub const STAGING_PREFIX: &str = ".larder-staging-";
@@ -43,14 +48,17 @@ pub struct Digests {
     pub sha256: Sha256Hex,
     /// Computed only when asked for (it costs a third of SHA-256's speed again).
     pub md5: Option<Md5Hex>,
+    /// Computed only when asked for (uploads that declare one).
+    pub blake2b_256: Option<Blake2b256Hex>,
     pub len: u64,
 }
 
-/// Hashes bytes as they pass: SHA-256 always, MD5 on request.
+/// Hashes bytes as they pass: SHA-256 always, MD5 and BLAKE2b-256 on request.
 #[derive(Debug, Clone)]
 pub struct Hasher {
     sha256: Sha256,
     md5: Option<Md5>,
+    blake2b_256: Option<Blake2b256>,
     len: u64,
 }
 
@@ -59,14 +67,28 @@ impl Hasher {
         Self {
             sha256: Sha256::new(),
             md5: with_md5.then(Md5::new),
+            blake2b_256: None,
             len: 0,
         }
+    }
+
+    /// Also computes BLAKE2b-256. Only meaningful before the first
+    /// [`Self::update`]: a digest of part of the bytes would be wrong.
+    #[must_use]
+    pub fn with_blake2b_256(mut self) -> Self {
+        if self.len == 0 {
+            self.blake2b_256 = Some(Blake2b256::new());
+        }
+        self
     }
 
     pub fn update(&mut self, chunk: &[u8]) {
         self.sha256.update(chunk);
         if let Some(md5) = &mut self.md5 {
             md5.update(chunk);
+        }
+        if let Some(blake2b) = &mut self.blake2b_256 {
+            blake2b.update(chunk);
         }
         self.len += chunk.len() as u64;
     }
@@ -83,6 +105,9 @@ impl Hasher {
         Digests {
             sha256: Sha256Hex::from_bytes(&self.sha256.finalize()),
             md5: self.md5.map(|m| Md5Hex::from_bytes(&m.finalize())),
+            blake2b_256: self
+                .blake2b_256
+                .map(|b| Blake2b256Hex::from_bytes(&b.finalize())),
             len: self.len,
         }
     }
@@ -132,6 +157,14 @@ impl StagingFile {
             file,
             hasher: Hasher::new(with_md5),
         })
+    }
+
+    /// Also computes BLAKE2b-256 (see [`Hasher::with_blake2b_256`]); call
+    /// before the first write.
+    #[must_use]
+    pub fn with_blake2b_256(mut self) -> Self {
+        self.hasher = self.hasher.with_blake2b_256();
+        self
     }
 
     /// The path of the file being written (readers may follow it).
@@ -237,6 +270,20 @@ impl Digests {
             }
         }
         Ok(())
+    }
+
+    /// Checks the BLAKE2b-256 digest (kept apart from [`Expected`] because
+    /// only uploads declare one); `what` names the resource in the error.
+    pub fn verify_blake2b_256(&self, expected: &Blake2b256Hex, what: &str) -> Result<()> {
+        let actual = self
+            .blake2b_256
+            .as_ref()
+            .map_or("(not computed)", Blake2b256Hex::as_str);
+        if expected.as_str() == actual {
+            Ok(())
+        } else {
+            Err(mismatch(what, "BLAKE2b-256", expected.as_str(), actual))
+        }
     }
 }
 
@@ -359,6 +406,35 @@ mod tests {
             err.to_string().contains("checksum mismatch for `x`"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn blake2b_256_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut staging = StagingFile::create_in(dir.path(), false)
+            .await
+            .unwrap()
+            .with_blake2b_256();
+        staging.write(b"abc").await.unwrap();
+        let staged = staging.finish().await.unwrap();
+        // RFC 7693's test vector is for BLAKE2b-512; this is b2sum -l 256 of "abc".
+        let known = Blake2b256Hex::parse(
+            "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319",
+        )
+        .unwrap();
+        staged.digests.verify_blake2b_256(&known, "`x`").unwrap();
+        let wrong = Blake2b256Hex::parse(&"0".repeat(64)).unwrap();
+        let err = staged
+            .digests
+            .verify_blake2b_256(&wrong, "`x`")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ChecksumMismatch);
+
+        let mut plain = StagingFile::create_in(dir.path(), false).await.unwrap();
+        plain.write(b"abc").await.unwrap();
+        let staged = plain.finish().await.unwrap();
+        assert_eq!(staged.digests.blake2b_256, None);
+        assert!(staged.digests.verify_blake2b_256(&known, "`x`").is_err());
     }
 
     #[tokio::test]

@@ -11,4 +11,7 @@ mod clients;
 mod common;
 mod download;
 mod files;
+mod mirror;
+mod private;
 mod simple_api;
+mod upload;

@@ -311,10 +311,13 @@ async fn local_view_lists_only_stored_files() {
 }
 
 #[tokio::test]
-async fn no_upstream_configured_is_a_clear_startup_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = crate::common::larder(dir.path(), &["serve", "--listen", "127.0.0.1:0"]).await;
-    run.assert_err("no upstream is configured");
+async fn without_upstreams_pages_say_how_to_configure_one() {
+    let larder = Larder::start(&[]).await;
+    let response = get(&larder.url("/simple/anything/"), None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("no upstream is configured"), "{body}");
+    assert!(body.contains("--upstream"), "{body}");
 }
 
 #[tokio::test]

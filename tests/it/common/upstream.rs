@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::header::{ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
 #[derive(Default)]
@@ -93,7 +95,9 @@ impl Drop for FixtureServer {
     }
 }
 
-async fn serve(State(shared): State<Arc<Mutex<Shared>>>, uri: Uri) -> Response {
+/// Files carry an `ETag` (a hash of their bytes) and answer a matching
+/// `If-None-Match` with 304, as static file servers do.
+async fn serve(State(shared): State<Arc<Mutex<Shared>>>, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().to_owned();
     let mut shared = shared.lock().unwrap();
     *shared.hits.entry(path.clone()).or_default() += 1;
@@ -104,7 +108,16 @@ async fn serve(State(shared): State<Arc<Mutex<Shared>>>, uri: Uri) -> Response {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     match shared.files.get(&path) {
-        Some(bytes) => Body::from(bytes.clone()).into_response(),
+        Some(bytes) => {
+            let etag = format!("\"{}\"", hex::encode(&Sha256::digest(bytes)[..8]));
+            if headers
+                .get(IF_NONE_MATCH)
+                .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+            {
+                return (StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response();
+            }
+            ([(ETAG, etag)], Body::from(bytes.clone())).into_response()
+        }
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

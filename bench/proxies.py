@@ -1,0 +1,690 @@
+#!/usr/bin/env python3
+"""Proxy benchmarks: larder against nginx proxy_cache, devpi-server and proxpi.
+
+Started by bench/run.sh (which installs the tools and builds the fixture);
+everything runs on 127.0.0.1. In one run it:
+
+1. starts the fixture upstream (nginx serving the static PEP 503 tree, with the
+   `bench-cold` project throttled by `limit_rate`), and the four proxies, each
+   pointed at that upstream, each with a fresh cache;
+2. measures idle RSS, then warms every proxy (each page once as HTML and as
+   JSON, each benchmarked file once; downloaded files are checked against their
+   sha256);
+3. warm file throughput (wrk; 1 MiB and 50 MiB, concurrency 1 and 64);
+4. warm page throughput and latency (wrk; the 3,000-file page and the small
+   page, HTML and JSON, concurrency 1 and 64);
+   every figure is the median of ROUNDS short wrk runs, the systems taking
+   turns, so that drift from other work on the machine hits them alike;
+5. records peak RSS (VmHWM) after the warm scenarios;
+6. cold coalescing: 32 clients start the same uncached, throttled 50 MiB file
+   at once through each proxy; upstream requests are counted in the upstream's
+   access log; compared with one direct download from the upstream;
+7. peak RSS after everything, and idle RSS once the load is over.
+
+Results go to bench/results/proxy.json (bench/render.py turns them into
+Markdown). Every wrk run is bounded by its duration, every HTTP request by a
+timeout, and every server started here is stopped on exit.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
+HTML_ACCEPT = "text/html"
+MIB = 1024 * 1024
+THROTTLE = "20m"  # nginx limit_rate for the cold project: 20 MB/s per connection
+COLD_CLIENTS = 32
+
+PROXIES = ["larder", "nginx", "devpi", "proxpi"]
+SYSTEMS = ["upstream"] + PROXIES  # "upstream" is the floor: nginx serving the fixture
+
+
+def log(msg):
+    print(f"[proxies {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------ processes
+
+
+class Processes:
+    """The servers started by this run; all are stopped on exit."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, name, argv, log_path, env=None, cwd=None):
+        out = open(log_path, "ab")
+        err = open(Path(log_path).with_name("stderr.log"), "ab")
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})}, cwd=cwd,
+        )
+        out.close()
+        err.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def stop_all(self):
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 15
+        for name, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log(f"{name} (pid {proc.pid}) ignored SIGTERM; killing it")
+                proc.kill()
+                proc.wait(timeout=5)
+        self.procs.clear()
+
+
+def wait_until(what, check, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not ready after {seconds}s")
+
+
+def http_ok(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status < 500
+    except urllib.error.HTTPError as e:
+        return e.code < 500
+
+
+# ------------------------------------------------------------------ memory
+
+
+def children_map():
+    kids = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def process_tree(pid, kids=None):
+    kids, out, todo = kids or children_map(), [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def status_sums(pid, keys=("VmRSS", "VmHWM", "Threads"), kids=None):
+    """Sums of /proc/PID/status fields (KiB, or a count) over PID and its descendants."""
+    total = dict.fromkeys(keys, 0)
+    for p in process_tree(pid, kids):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                key = line.split(":", 1)[0]
+                if key in total:
+                    total[key] += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def memory_kib(pid, key):
+    return status_sums(pid, (key,))[key]
+
+
+class MemorySampler(threading.Thread):
+    """Samples the RSS (summed over each system's process tree) every 0.25 s and
+    keeps the maximum per system and per phase; threads are counted too."""
+
+    def __init__(self, pids):
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.phase = "start"
+        self.peaks = {}  # phase -> system -> {"rss_kib", "threads"}
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(0.25):
+            phase, kids = self.phase, children_map()
+            for system, pid in self.pids.items():
+                sums = status_sums(pid, ("VmRSS", "Threads"), kids)
+                rss, threads = sums["VmRSS"], sums["Threads"]
+                peak = self.peaks.setdefault(phase, {}).setdefault(system, {"rss_kib": 0, "threads": 0})
+                peak["rss_kib"] = max(peak["rss_kib"], rss)
+                peak["threads"] = max(peak["threads"], threads)
+
+    def max_rss(self, system):
+        return max((p[system]["rss_kib"] for p in self.peaks.values() if system in p), default=0)
+
+
+# ------------------------------------------------------------------ HTTP helpers
+
+
+def fetch(url, accept=None, timeout=120):
+    """GET url; returns (status, headers, body, final_url)."""
+    req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read(), r.geturl()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read(), url
+
+
+def file_links(page_url, body, content_type):
+    """{filename: absolute URL} from an HTML or JSON project page."""
+    links = {}
+    if "json" in content_type:
+        for f in json.loads(body)["files"]:
+            links[f["filename"]] = urllib.parse.urljoin(page_url, f["url"]).split("#")[0]
+    else:
+        for href in re.findall(r'href="([^"]+)"', body.decode()):
+            url = urllib.parse.urljoin(page_url, href.replace("&amp;", "&")).split("#")[0]
+            links[urllib.parse.unquote(url.rsplit("/", 1)[-1])] = url
+    return links
+
+
+def run_wrk(url, conc, seconds, accept=None):
+    threads = 1 if conc == 1 else 2
+    argv = ["wrk", f"-t{threads}", f"-c{conc}", f"-d{seconds}s", "--timeout", "10s",
+            "-s", str(BENCH / "wrk_json.lua")]
+    if accept:
+        argv += ["-H", f"Accept: {accept}"]
+    out = subprocess.run(argv + [url], capture_output=True, text=True, timeout=seconds + 60)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed on {url}: {out.stdout}\n{out.stderr}")
+    raw = json.loads(line[len("WRK_JSON "):])
+    secs = raw["duration_us"] / 1e6
+    errors = sum(raw["errors"].values())
+    return {
+        "requests": raw["requests"],
+        "rps": raw["requests"] / secs,
+        "mb_per_s": raw["bytes"] / secs / 1e6,
+        "p50_ms": raw["latency_us"]["p50"] / 1000,
+        "p99_ms": raw["latency_us"]["p99"] / 1000,
+        "max_ms": raw["latency_us"]["max"] / 1000,
+        "errors": errors,
+        "error_detail": raw["errors"],
+    }
+
+
+# ------------------------------------------------------------------ the systems
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.cache = Path(args.cache)
+        self.work = self.cache / "run"
+        self.fixture = self.cache / "fixture"
+        self.manifest = json.loads((self.fixture / "manifest.json").read_text())
+        self.venv = Path(args.venv)
+        self.procs = Processes()
+        self.pids = {}  # system -> root pid
+        self.base = {}  # system -> base URL
+        self.results = {}
+
+    # --- start -------------------------------------------------------------
+
+    def nginx_conf(self, name, server_block):
+        d = self.work / name
+        (d / "tmp").mkdir(parents=True, exist_ok=True)
+        temps = "\n".join(f"  {k}_temp_path {d}/tmp/{k};" for k in
+                          ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        conf = f"""user root;
+worker_processes auto;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+  log_format bench '$msec $request_method $uri $status $body_bytes_sent $request_time';
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  absolute_redirect off;
+{temps}
+{server_block}
+}}
+"""
+        (d / "nginx.conf").write_text(conf)
+        return d
+
+    def start_all(self):
+        if self.work.exists():
+            shutil.rmtree(self.work)
+        self.work.mkdir(parents=True)
+        ports = {s: free_port() for s in SYSTEMS}
+        for s, p in ports.items():
+            self.base[s] = f"http://127.0.0.1:{p}"
+        up = self.base["upstream"]
+        upstream_simple = f"{up}/simple/"
+        self.upstream_log = self.work / "upstream" / "access.log"
+
+        # The fixture upstream (and the floor).
+        d = self.nginx_conf("upstream", f"""
+  server {{
+    listen 127.0.0.1:{ports['upstream']};
+    root {self.fixture / 'www'};
+    index index.html;
+    access_log {self.upstream_log} bench;
+    location /packages/bench-cold/ {{ limit_rate {THROTTLE}; }}
+  }}""")
+        self.pids["upstream"] = self.procs.start(
+            "upstream", ["nginx", "-p", str(d), "-c", str(d / "nginx.conf")], d / "stdout.log").pid
+
+        # nginx proxy_cache in front of the upstream.
+        d = self.nginx_conf("nginx", f"""
+  proxy_cache_path {self.work}/nginx/cache levels=1:2 keys_zone=bench:10m max_size=20g
+                   inactive=1d use_temp_path=off;
+  server {{
+    listen 127.0.0.1:{ports['nginx']};
+    access_log {self.work}/nginx/access.log bench;
+    location / {{
+      proxy_pass {up};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache bench;
+      proxy_cache_valid 200 10m;
+      proxy_cache_lock on;          # coalesce misses: one upstream fetch per key
+      proxy_cache_lock_timeout 120s;
+      proxy_cache_lock_age 120s;
+      add_header X-Cache-Status $upstream_cache_status;
+    }}
+  }}""")
+        self.pids["nginx"] = self.procs.start(
+            "nginx", ["nginx", "-p", str(d), "-c", str(d / "nginx.conf")], d / "stdout.log").pid
+
+        # larder (its first stdout line says where it listens).
+        d = self.work / "larder"
+        d.mkdir()
+        self.larder_out = d / "stdout.log"
+        # Default logging (one INFO line per request to stderr) unless BENCH_LARDER_LOG is set.
+        log_env = {"LARDER_LOG": os.environ["BENCH_LARDER_LOG"]} if os.environ.get("BENCH_LARDER_LOG") else {}
+        self.pids["larder"] = self.procs.start(
+            "larder", [self.args.larder, "serve", "--listen", f"127.0.0.1:{ports['larder']}",
+                       "--cache-dir", str(d / "data"), "--upstream", upstream_simple],
+            self.larder_out, cwd=d, env=log_env).pid
+
+        # proxpi: one gunicorn worker with threads (its caches are per process).
+        d = self.work / "proxpi"
+        d.mkdir()
+        self.pids["proxpi"] = self.procs.start(
+            "proxpi", [str(self.venv / "bin/gunicorn"), "--bind", f"127.0.0.1:{ports['proxpi']}",
+                       "--workers", "1", "--threads", "16", "proxpi.server:app"],
+            d / "stdout.log", cwd=d,
+            env={"PROXPI_INDEX_URL": upstream_simple, "PROXPI_CACHE_DIR": str(d / "cache")}).pid
+
+        # devpi-server with a mirror index root/fixture whose mirror_url is the upstream.
+        d = self.work / "devpi"
+        d.mkdir()
+        subprocess.run([str(self.venv / "bin/devpi-init"), "--serverdir", str(d / "server"),
+                        "--no-root-pypi", "--root-passwd", "bench"],
+                       check=True, capture_output=True, timeout=120)
+        self.pids["devpi"] = self.procs.start(
+            "devpi", [str(self.venv / "bin/devpi-server"), "--host", "127.0.0.1",
+                      "--port", str(ports["devpi"]), "--serverdir", str(d / "server")],
+            d / "stdout.log").pid
+
+        wait_until("upstream", lambda: http_ok(f"{up}/simple/"), 30)
+        wait_until("nginx", lambda: http_ok(self.base["nginx"] + "/simple/"), 30)
+        wait_until("larder", lambda: "listening on" in self.larder_out.read_text(), 60)
+        first = self.larder_out.read_text().splitlines()[0]  # "listening on http://ADDR"
+        self.base["larder"] = first.split("listening on ", 1)[1].strip().rstrip("/")
+        wait_until("proxpi", lambda: http_ok(self.base["proxpi"] + "/health"), 60)
+        wait_until("devpi", lambda: http_ok(self.base["devpi"] + "/+api"), 120)
+        client = ["env", f"DEVPI_CLIENTDIR={d / 'client'}", str(self.venv / "bin/devpi")]
+        for cmd in (["use", self.base["devpi"]], ["login", "root", "--password", "bench"],
+                    ["index", "-c", "root/fixture", "type=mirror", f"mirror_url={upstream_simple}"]):
+            subprocess.run(client + cmd, check=True, capture_output=True, timeout=60)
+        for s in SYSTEMS:
+            log(f"{s}: {self.base[s]} (pid {self.pids[s]})")
+
+    def page_url(self, system, project):
+        base = self.base[system]
+        if system == "devpi":
+            return f"{base}/root/fixture/+simple/{project}/"
+        if system == "proxpi":
+            return f"{base}/index/{project}/"
+        return f"{base}/simple/{project}/"
+
+    # --- warm-up -----------------------------------------------------------
+
+    def warm(self):
+        """Fetch every page (HTML, JSON) and the benchmarked files once per system."""
+        self.file_url = {}  # (system, project) -> URL of its (first) file
+        self.answers = {}  # (system, project, fmt) -> what the page request answered
+        projects = ["bench-small", "bench-big", "bench-1m", "bench-50m", "bench-cold"]
+        if self.args.with_500m:
+            projects.append("bench-500m")
+        for system in SYSTEMS:
+            for project in projects:
+                url = self.page_url(system, project)
+                for fmt, accept in (("html", HTML_ACCEPT), ("json", JSON_ACCEPT)):
+                    status, headers, body, _ = fetch(url, accept)
+                    if status != 200:
+                        raise RuntimeError(f"{system}: {url} ({fmt}) answered {status}")
+                    ctype = headers.get("Content-Type", "").split(";")[0]
+                    self.answers[(system, project, fmt)] = {"content_type": ctype, "bytes": len(body)}
+                    links = file_links(url, body, ctype)
+                    want = self.manifest["projects"][project]["files"]
+                    if len(links) != len(want):
+                        raise RuntimeError(f"{system}: {url} lists {len(links)} files, want {len(want)}")
+                    if fmt == "html":
+                        self.file_url[(system, project)] = links[want[0]["name"]]
+            for project in [p for p in projects if p not in ("bench-big", "bench-cold")]:
+                self.warm_file(system, project)
+
+    def warm_file(self, system, project):
+        url = self.file_url[(system, project)]
+        want = self.manifest["projects"][project]["files"][0]
+        # proxpi answers with a redirect to the upstream while its own download
+        # takes longer than PROXPI_DOWNLOAD_TIMEOUT: retry until it serves the file.
+        for attempt in range(10):
+            status, headers, body, final = fetch(url)
+            if status != 200 or hashlib.sha256(body).hexdigest() != want["sha256"]:
+                raise RuntimeError(f"{system}: {url} answered {status} or wrong bytes")
+            if final == url and (system != "nginx" or headers.get("X-Cache-Status") == "HIT"):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"{system}: {url} still not served from its cache")
+
+    # --- warm scenarios ------------------------------------------------------
+
+    def measure_row(self, what, urls, conc, seconds, accept=None):
+        """wrk against every system in `urls`, ROUNDS times with the order rotated
+        each round (so drift from other work on the machine hits all systems
+        alike); per system the median of the rounds."""
+        names = list(urls)
+        rounds = {s: [] for s in names}
+        for i in range(self.args.rounds):
+            for s in names[i % len(names):] + names[:i % len(names)]:
+                rounds[s].append(run_wrk(urls[s], conc, seconds, accept))
+        out = {}
+        for s in names:
+            rs = rounds[s]
+            med = lambda k: statistics.median(r[k] for r in rs)  # noqa: E731
+            out[s] = {"rps": med("rps"), "mb_per_s": med("mb_per_s"), "p50_ms": med("p50_ms"),
+                      "p99_ms": med("p99_ms"), "max_ms": max(r["max_ms"] for r in rs),
+                      "requests": sum(r["requests"] for r in rs), "errors": sum(r["errors"] for r in rs),
+                      "rounds": rs}
+            r = out[s]
+            log(f"{what} {s}: {r['rps']:.1f} req/s {r['mb_per_s']:.0f} MB/s p50 {r['p50_ms']:.2f} ms"
+                f" p99 {r['p99_ms']:.2f} ms errors {r['errors']}")
+        return out
+
+    def files_scenario(self):
+        rows = []
+        sizes = ["bench-1m", "bench-50m"] + (["bench-500m"] if self.args.with_500m else [])
+        for project in sizes:
+            for conc in (1, 64):
+                urls = {s: self.file_url[(s, project)] for s in SYSTEMS}
+                rows.append({"project": project, "concurrency": conc,
+                             "size_bytes": self.manifest["projects"][project]["files"][0]["size"],
+                             "results": self.measure_row(f"file {project} c{conc}", urls, conc,
+                                                         self.args.file_seconds)})
+        self.results["files"] = rows
+
+    def pages_scenario(self):
+        rows = []
+        for project in ("bench-big", "bench-small"):
+            for fmt, accept in (("html", HTML_ACCEPT), ("json", JSON_ACCEPT)):
+                for conc in (1, 64):
+                    results, urls = {}, {}
+                    for system in SYSTEMS:
+                        answer = self.answers[(system, project, fmt)]
+                        if fmt == "json" and "json" not in answer["content_type"]:
+                            # Static HTML only (the upstream floor, nginx): same as the HTML run.
+                            results[system] = {"answered": answer["content_type"], "skipped": True}
+                        else:
+                            urls[system] = self.page_url(system, project)
+                    measured = self.measure_row(f"page {project} {fmt} c{conc}", urls, conc,
+                                                self.args.page_seconds, accept)
+                    for system, r in measured.items():
+                        answer = self.answers[(system, project, fmt)]
+                        results[system] = {**r, "answered": answer["content_type"], "body_bytes": answer["bytes"]}
+                    rows.append({"project": project, "format": fmt, "concurrency": conc,
+                                 "results": {s: results[s] for s in SYSTEMS}})
+        self.results["pages"] = rows
+
+    # --- cold coalescing -----------------------------------------------------
+
+    def upstream_log_offset(self):
+        return self.upstream_log.stat().st_size if self.upstream_log.exists() else 0
+
+    def upstream_requests_since(self, offset, needle):
+        with open(self.upstream_log, "rb") as f:
+            f.seek(offset)
+            lines = f.read().decode().splitlines()
+        hits = [l.split() for l in lines if needle in l]
+        return {"total": len(hits), "GET": sum(1 for h in hits if h[1] == "GET"),
+                "HEAD": sum(1 for h in hits if h[1] == "HEAD")}
+
+    @staticmethod
+    def clients(url, n, timeout=120):
+        """n threads GET url at the same instant; per client: ttfb, total, bytes."""
+        barrier = threading.Barrier(n)
+        out = [None] * n
+
+        def one(i):
+            barrier.wait(timeout=30)
+            t0 = time.perf_counter()
+            ttfb, size, status, final = None, 0, None, url
+            try:
+                with urllib.request.urlopen(url, timeout=60) as r:
+                    status, final = r.status, r.geturl()
+                    while True:
+                        chunk = r.read1(256 * 1024)
+                        if not chunk:
+                            break
+                        if ttfb is None:
+                            ttfb = time.perf_counter() - t0
+                        size += len(chunk)
+            except Exception as e:  # noqa: BLE001 -- recorded as the client's result
+                status = f"error: {e}"
+            out[i] = {"ttfb_s": ttfb, "total_s": time.perf_counter() - t0, "bytes": size,
+                      "status": status, "redirected": final != url}
+
+        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            t.join(timeout=max(0.1, deadline - time.monotonic()))
+        return [o or {"status": "timeout"} for o in out]
+
+    @staticmethod
+    def summarize_clients(cl, size):
+        ok = [c for c in cl if c.get("bytes") == size]
+        return {
+            "complete_clients": len(ok),
+            "redirected_clients": sum(1 for c in cl if c.get("redirected")),
+            "ttfb_max_s": max((c["ttfb_s"] for c in ok), default=None),
+            "ttfb_median_s": statistics.median(c["ttfb_s"] for c in ok) if ok else None,
+            "total_max_s": max((c["total_s"] for c in ok), default=None),
+            "total_median_s": statistics.median(c["total_s"] for c in ok) if ok else None,
+            "failures": [c for c in cl if c.get("bytes") != size][:3],
+        }
+
+    def cold_scenario(self):
+        want = self.manifest["projects"]["bench-cold"]["files"][0]
+        needle = "/packages/bench-cold/"
+        direct_url = self.file_url[("upstream", "bench-cold")]
+        direct = [self.clients(direct_url, 1)[0] for _ in range(2)]
+        for d in direct:
+            if d["bytes"] != want["size"]:
+                raise RuntimeError(f"direct cold download failed: {d}")
+        res = {"clients": COLD_CLIENTS, "throttle": THROTTLE, "size_bytes": want["size"],
+               "direct": {"runs": direct,
+                          "total_s": statistics.median(d["total_s"] for d in direct),
+                          "ttfb_s": statistics.median(d["ttfb_s"] for d in direct)},
+               "results": {}}
+        log(f"cold direct: total {res['direct']['total_s']:.2f} s ttfb {res['direct']['ttfb_s'] * 1000:.1f} ms")
+        # The same 32 clients straight to the upstream (32 throttled connections):
+        # what the client side alone costs when 32 threads start at once.
+        res["direct_all"] = self.summarize_clients(self.clients(direct_url, COLD_CLIENTS), want["size"])
+        log(f"cold direct x{COLD_CLIENTS}: ttfb max {res['direct_all']['ttfb_max_s']}"
+            f" total max {res['direct_all']['total_max_s']}")
+        for system in PROXIES:
+            offset = self.upstream_log_offset()
+            url = self.file_url[(system, "bench-cold")]
+            cl = self.clients(url, COLD_CLIENTS)
+            time.sleep(1.0)  # let the proxies finish writing; nginx logs at request end
+            r = {"upstream_requests": self.upstream_requests_since(offset, needle),
+                 **self.summarize_clients(cl, want["size"])}
+            res["results"][system] = r
+            log(f"cold {system}: upstream {r['upstream_requests']} complete {len(ok)}/{COLD_CLIENTS}"
+                f" ttfb max {r['ttfb_max_s']} total max {r['total_max_s']}")
+        self.results["cold"] = res
+
+    # --- the run ------------------------------------------------------------
+
+    def memory(self, key):
+        return {s: memory_kib(self.pids[s], key) for s in SYSTEMS}
+
+    def versions(self):
+        def out(argv):
+            try:
+                p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+                return (p.stdout + p.stderr).strip().splitlines()[0]
+            except (OSError, IndexError, subprocess.TimeoutExpired):
+                return None
+        py = str(self.venv / "bin/python")
+        rev = out(["git", "-C", str(REPO), "describe", "--always", "--dirty"])
+        last = lambda s, sep=" ": s and s.split(sep)[-1]  # noqa: E731
+        return {
+            "larder": f"{last(out([self.args.larder, '--version']))} ({rev})",
+            "nginx": last(out(["nginx", "-v"]), "/"),
+            "devpi-server": out([str(self.venv / "bin/devpi-server"), "--version"]),
+            "proxpi": out([py, "-c", "import importlib.metadata as m; print(m.version('proxpi'))"]),
+            "gunicorn": out([py, "-c", "import importlib.metadata as m; print(m.version('gunicorn'))"]),
+            "wrk": (out(["wrk", "-v"]) or "").split(" [")[0].removeprefix("wrk "),
+        }
+
+    def run(self):
+        started = time.monotonic()
+        self.start_all()
+        time.sleep(1.0)
+        idle = self.memory("VmRSS")
+        log(f"idle RSS KiB: {idle}")
+        sampler = MemorySampler(self.pids)
+        sampler.start()
+        try:
+            for phase, step in (("warm-up", self.warm), ("files", self.files_scenario),
+                                ("pages", self.pages_scenario)):
+                sampler.phase = phase
+                step()
+            # Peak RSS so far: the larger of the sampled maximum of the summed
+            # VmRSS and the summed VmHWM of the processes still alive.
+            hwm = self.memory("VmHWM")
+            peak_warm = {s: max(hwm[s], sampler.max_rss(s)) for s in SYSTEMS}
+            sampler.phase = "cold"
+            self.cold_scenario()
+            hwm = self.memory("VmHWM")
+            peak_all = {s: max(hwm[s], sampler.max_rss(s)) for s in SYSTEMS}
+            sampler.phase = "after"
+            time.sleep(2.0)
+            idle_after = self.memory("VmRSS")
+        finally:
+            sampler.stopped.set()
+        self.results["rss_kib"] = {s: {"idle": idle[s], "peak_warm": peak_warm[s], "peak_all": peak_all[s],
+                                       "idle_after_load": idle_after[s]} for s in SYSTEMS}
+        self.results["rss_by_phase"] = sampler.peaks
+        self.results["answers"] = [{"system": s, "project": p, "format": f, **a}
+                                   for (s, p, f), a in self.answers.items()]
+        self.results["meta"] = {
+            "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "seconds": round(time.monotonic() - started),
+            "machine": machine(),
+            "versions": self.versions(),
+            "file_seconds": self.args.file_seconds,
+            "page_seconds": self.args.page_seconds,
+            "rounds": self.args.rounds,
+            "proxpi_threads": 16,
+            "larder_log": os.environ.get("BENCH_LARDER_LOG") or "default",
+            "systems": SYSTEMS,
+        }
+
+
+def machine():
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    except (OSError, ValueError):
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model, "mem_mib": mem, "kernel": platform.release()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description="larder proxy benchmarks (see bench/run.sh)")
+    ap.add_argument("--cache", required=True, help="bench cache dir (fixture/, venv/, run/)")
+    ap.add_argument("--venv", required=True)
+    ap.add_argument("--larder", required=True, help="larder binary")
+    ap.add_argument("--out", default=str(BENCH / "results" / "proxy.json"))
+    ap.add_argument("--file-seconds", type=int, default=int(os.environ.get("BENCH_FILE_SECONDS", 2)),
+                    help="seconds per wrk run on a file")
+    ap.add_argument("--page-seconds", type=int, default=int(os.environ.get("BENCH_PAGE_SECONDS", 2)),
+                    help="seconds per wrk run on a page")
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 3)),
+                    help="wrk runs per system and figure (median reported)")
+    ap.add_argument("--with-500m", action="store_true")
+    args = ap.parse_args()
+
+    # SIGTERM (e.g. from the bash trap) unwinds like Ctrl-C, so `finally` stops the servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    bench = Bench(args)
+    try:
+        bench.run()
+    finally:
+        bench.procs.stop_all()
+    Path(args.out).write_text(json.dumps(bench.results, indent=1))
+    log(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The proxy benchmarks in one command: larder vs nginx proxy_cache, devpi-server
+# and proxpi, all in front of the same fixture upstream on 127.0.0.1.
+#
+# Installs what it needs (nginx, wrk, time via apt-get; devpi-server,
+# devpi-client, proxpi, gunicorn into a venv in the bench cache), builds larder
+# (release), generates the fixture index, runs bench/proxies.py and renders the
+# results into BENCHMARKS.md.
+#
+# Usage: bash bench/run.sh [--with-500m] [--download]
+#   --with-500m   also a 500 MiB file in the warm file scenario (needs ~3 GiB disk)
+#   --download    also run bench/download.sh (larder download vs curl)
+# Environment: LARDER_BENCH_CACHE (default ~/.cache/larder-bench), LARDER_BIN
+#   (use this binary instead of building), BENCH_FILE_SECONDS (2),
+#   BENCH_PAGE_SECONDS (2), BENCH_ROUNDS (3), BENCH_LARDER_LOG (LARDER_LOG for larder).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+with_500m=()
+download=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-500m) with_500m=(--with-500m) ;;
+    --download) download=1 ;;
+    *) die "unknown argument $arg (see the header of $0)" ;;
+  esac
+done
+
+ensure_tools
+ensure_larder
+ensure_venv
+
+log "fixture index in $BENCH_CACHE/fixture"
+python3 "$BENCH_DIR/fixture.py" "$BENCH_CACHE/fixture" "${with_500m[@]}" >/dev/null
+
+log "running the proxy benchmarks (about 7 minutes)"
+python3 "$BENCH_DIR/proxies.py" --cache "$BENCH_CACHE" --venv "$VENV" --larder "$LARDER" \
+  "${with_500m[@]}" &
+BENCH_PIDS+=($!)
+wait $!
+
+if [ "$download" = 1 ]; then
+  bash "$BENCH_DIR/download.sh"
+fi
+python3 "$BENCH_DIR/render.py"
+log "results in $RESULTS_DIR, tables in $REPO_DIR/BENCHMARKS.md"
