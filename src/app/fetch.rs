@@ -243,9 +243,13 @@ impl App {
             let chunk = chunk.map_err(|e| transport_error(&url, &e))?;
             staging.write(&chunk).await?;
             self.inner.metrics.bytes_from_upstream(chunk.len());
-            let _ = tx.send(SpoolState::Filling {
-                written: staging.len(),
-                total,
+            let written = staging.visible_len();
+            // Wake followers only when there is something new for them to read.
+            tx.send_if_modified(|state| {
+                let changed =
+                    !matches!(state, SpoolState::Filling { written: w, .. } if *w == written);
+                *state = SpoolState::Filling { written, total };
+                changed
             });
         }
         if let Some(total) = total

@@ -179,8 +179,11 @@ impl Fetcher<'_> {
             ));
         }
         let progress = progress_bar(self.request.progress, response.content_length());
-        let mut staging =
-            StagingFile::create_in(parent_dir(dest), self.request.expected.md5.is_some()).await?;
+        let expected = &self.request.expected;
+        let mut staging = StagingFile::create_in(parent_dir(dest), expected.md5.is_some()).await?;
+        if expected.sha256.is_none() {
+            staging = staging.without_sha256();
+        }
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| upstream::transport_error(url, &e))?;

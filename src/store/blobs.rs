@@ -88,7 +88,12 @@ impl BlobStore {
         what: &str,
     ) -> Result<Sha256Hex> {
         staged.verify(expected, what)?;
-        let key = staged.digests.sha256.clone();
+        let key = staged.digests.sha256.clone().ok_or_else(|| {
+            Error::new(
+                crate::error::ErrorKind::Storage,
+                format!("{what} was staged without a SHA-256 and cannot become a blob"),
+            )
+        })?;
         let dest = self.path(&key);
         if self.size(&key).await? == Some(staged.digests.len) {
             return Ok(key);

@@ -27,12 +27,20 @@ type Blake2b256 = Blake2b<U32>;
 /// Prefix of every staging file name, so `verify` can recognise leftovers.
 pub const STAGING_PREFIX: &str = ".larder-staging-";
 
+/// Writes are gathered into batches of this size: one write (one trip to
+/// the blocking pool) per batch instead of one per network chunk.
+const WRITE_BATCH: usize = 256 * 1024;
+
 /// A file being written; removed on drop unless [`Staged::persist`] moved it.
 #[derive(Debug)]
 pub struct StagingFile {
     guard: RemoveOnDrop,
     file: File,
     hasher: Hasher,
+    /// Bytes hashed but not yet written.
+    pending: Vec<u8>,
+    /// Bytes written to the file, visible to other readers.
+    visible: u64,
 }
 
 /// A fully written, fsynced staging file with its digests.
@@ -45,7 +53,9 @@ pub struct Staged {
 /// The digests and size of some bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digests {
-    pub sha256: Sha256Hex,
+    /// Always computed, except for downloads that asked for no checksum
+    /// (see [`Hasher::without_sha256`]).
+    pub sha256: Option<Sha256Hex>,
     /// Computed only when asked for (it costs a third of SHA-256's speed again).
     pub md5: Option<Md5Hex>,
     /// Computed only when asked for (uploads that declare one).
@@ -56,7 +66,7 @@ pub struct Digests {
 /// Hashes bytes as they pass: SHA-256 always, MD5 and BLAKE2b-256 on request.
 #[derive(Debug, Clone)]
 pub struct Hasher {
-    sha256: Sha256,
+    sha256: Option<Sha256>,
     md5: Option<Md5>,
     blake2b_256: Option<Blake2b256>,
     len: u64,
@@ -65,7 +75,7 @@ pub struct Hasher {
 impl Hasher {
     pub fn new(with_md5: bool) -> Self {
         Self {
-            sha256: Sha256::new(),
+            sha256: Some(Sha256::new()),
             md5: with_md5.then(Md5::new),
             blake2b_256: None,
             len: 0,
@@ -82,8 +92,20 @@ impl Hasher {
         self
     }
 
+    /// Skips SHA-256: for bytes nobody will verify or key by it (a plain
+    /// `larder download`), where hashing would be the bottleneck.
+    #[must_use]
+    pub fn without_sha256(mut self) -> Self {
+        if self.len == 0 {
+            self.sha256 = None;
+        }
+        self
+    }
+
     pub fn update(&mut self, chunk: &[u8]) {
-        self.sha256.update(chunk);
+        if let Some(sha256) = &mut self.sha256 {
+            sha256.update(chunk);
+        }
         if let Some(md5) = &mut self.md5 {
             md5.update(chunk);
         }
@@ -103,7 +125,7 @@ impl Hasher {
 
     pub fn finish(self) -> Digests {
         Digests {
-            sha256: Sha256Hex::from_bytes(&self.sha256.finalize()),
+            sha256: self.sha256.map(|s| Sha256Hex::from_bytes(&s.finalize())),
             md5: self.md5.map(|m| Md5Hex::from_bytes(&m.finalize())),
             blake2b_256: self
                 .blake2b_256
@@ -156,7 +178,16 @@ impl StagingFile {
             guard: RemoveOnDrop(Some(path)),
             file,
             hasher: Hasher::new(with_md5),
+            pending: Vec::with_capacity(WRITE_BATCH),
+            visible: 0,
         })
+    }
+
+    /// See [`Hasher::without_sha256`]; call before the first write.
+    #[must_use]
+    pub fn without_sha256(mut self) -> Self {
+        self.hasher = self.hasher.without_sha256();
+        self
     }
 
     /// Also computes BLAKE2b-256 (see [`Hasher::with_blake2b_256`]); call
@@ -172,29 +203,50 @@ impl StagingFile {
         self.guard.path()
     }
 
-    /// Bytes written so far.
+    /// Bytes written so far (some may still be gathered in memory).
     pub fn len(&self) -> u64 {
         self.hasher.len()
+    }
+
+    /// Bytes other readers of [`Self::path`] can see.
+    pub fn visible_len(&self) -> u64 {
+        self.visible
     }
 
     pub fn is_empty(&self) -> bool {
         self.hasher.is_empty()
     }
 
-    /// Appends `chunk`, hashing it on the way. After this returns, the bytes are
-    /// visible to other readers of [`Self::path`].
+    /// Appends `chunk`, hashing it on the way. The bytes reach the file in
+    /// batches; [`Self::visible_len`] says how many other readers can see.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        self.file
-            .write_all(chunk)
-            .await
-            .and(self.file.flush().await)
-            .map_err(|e| self.io_error("cannot write", e))?;
         self.hasher.update(chunk);
+        self.pending.extend_from_slice(chunk);
+        if self.pending.len() >= WRITE_BATCH {
+            self.flush().await?;
+        }
         Ok(())
     }
 
-    /// Flushes and fsyncs the file and returns its digests.
-    pub async fn finish(self) -> Result<Staged> {
+    /// Writes every gathered byte, making it visible to other readers.
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let result = self.file.write_all(&self.pending).await;
+        let result = match result {
+            Ok(()) => self.file.flush().await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| self.io_error("cannot write", e))?;
+        self.visible += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Writes what is left, fsyncs the file and returns its digests.
+    pub async fn finish(mut self) -> Result<Staged> {
+        self.flush().await?;
         self.file
             .sync_all()
             .await
@@ -253,15 +305,14 @@ impl Digests {
                 ),
             ));
         }
-        if let Some(sha256) = &expected.sha256
-            && sha256 != &self.sha256
-        {
-            return Err(mismatch(
-                what,
-                "SHA-256",
-                sha256.as_str(),
-                self.sha256.as_str(),
-            ));
+        if let Some(sha256) = &expected.sha256 {
+            let actual = self
+                .sha256
+                .as_ref()
+                .map_or("(not computed)", Sha256Hex::as_str);
+            if sha256.as_str() != actual {
+                return Err(mismatch(what, "SHA-256", sha256.as_str(), actual));
+            }
         }
         if let Some(md5) = &expected.md5 {
             let actual = self.md5.as_ref().map_or("(not computed)", Md5Hex::as_str);
@@ -383,7 +434,7 @@ mod tests {
         // sha256sum / md5sum of the raw bytes, CRLF included.
         assert_eq!(staged.digests.len, 13);
         assert_eq!(
-            staged.digests.sha256.as_str(),
+            staged.digests.sha256.as_ref().unwrap().as_str(),
             "572a95fee9c0f320030789e4883707affe12482fbb1ea04b3ea8267c87a890fb"
         );
         assert_eq!(
@@ -391,7 +442,7 @@ mod tests {
             "a0f2a3c1dcd5b1cac71bf0c03f2ff1bd"
         );
         let good = Expected {
-            sha256: Some(staged.digests.sha256.clone()),
+            sha256: staged.digests.sha256.clone(),
             md5: staged.digests.md5.clone(),
             len: Some(13),
         };
@@ -452,5 +503,44 @@ mod tests {
             .unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"kept");
         assert_eq!(entries(dir.path()), 1);
+    }
+}
+
+#[cfg(test)]
+mod batching_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bytes_become_visible_in_batches_and_all_at_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut staging = StagingFile::create_in(dir.path(), false).await.unwrap();
+        staging.write(&[1; 1000]).await.unwrap();
+        assert_eq!((staging.len(), staging.visible_len()), (1000, 0));
+        assert_eq!(std::fs::metadata(staging.path()).unwrap().len(), 0);
+        staging.write(&vec![2; WRITE_BATCH]).await.unwrap();
+        let all = 1000 + WRITE_BATCH as u64;
+        assert_eq!((staging.len(), staging.visible_len()), (all, all));
+        assert_eq!(std::fs::metadata(staging.path()).unwrap().len(), all);
+        staging.write(b"tail").await.unwrap();
+        let staged = staging.finish().await.unwrap();
+        assert_eq!(std::fs::metadata(staged.path()).unwrap().len(), all + 4);
+        assert_eq!(staged.digests.len, all + 4);
+    }
+
+    #[tokio::test]
+    async fn without_sha256_computes_none_and_cannot_satisfy_an_expected_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut staging = StagingFile::create_in(dir.path(), false)
+            .await
+            .unwrap()
+            .without_sha256();
+        staging.write(b"x").await.unwrap();
+        let staged = staging.finish().await.unwrap();
+        assert_eq!(staged.digests.sha256, None);
+        let expected = Expected {
+            sha256: Some(Sha256Hex::parse(&"0".repeat(64)).unwrap()),
+            ..Expected::default()
+        };
+        assert!(staged.verify(&expected, "x").is_err());
     }
 }
