@@ -7,7 +7,13 @@ use larder::cli::{self, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // File reads run on the blocking pool; a few threads keep the disk busy,
+    // hundreds (tokio's default cap is 512) only cost memory.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("larder: cannot start the async runtime: {e}");
