@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the benchmark scripts; sourced, not run.
 #
 # Everything the benchmarks create lives in $BENCH_CACHE (outside the
@@ -38,13 +39,21 @@ ensure_tools() {
 ensure_larder() {
   if [ -n "${LARDER_BIN:-}" ]; then
     LARDER="$LARDER_BIN"
+    LARDER_REV="${LARDER_REV:-binary given in LARDER_BIN}"
   else
     log "cargo build --release (a no-op when up to date)"
     (cd "$REPO_DIR" && cargo build --release --quiet)
     LARDER="$REPO_DIR/target/release/larder"
+    # The source the build saw ("-dirty": with uncommitted changes).
+    LARDER_REV="$(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo unknown)"
   fi
   [ -x "$LARDER" ] || die "no larder binary at $LARDER"
-  export LARDER
+  # Run a private copy: a rebuild of target/ during the run cannot change it.
+  mkdir -p "$BENCH_CACHE/bin"
+  cp "$LARDER" "$BENCH_CACHE/bin/larder.tmp"
+  mv "$BENCH_CACHE/bin/larder.tmp" "$BENCH_CACHE/bin/larder"
+  LARDER="$BENCH_CACHE/bin/larder"
+  export LARDER LARDER_REV LARDER_BIN="$LARDER"
 }
 
 # ensure_venv: a venv in the bench cache with the proxies we compare against.
@@ -120,4 +129,6 @@ bench_cleanup() {
     wait "$pid" 2>/dev/null || true
   done
 }
-trap bench_cleanup EXIT INT TERM
+trap bench_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM

@@ -570,7 +570,7 @@ http {{
             r = {"upstream_requests": self.upstream_requests_since(offset, needle),
                  **self.summarize_clients(cl, want["size"])}
             res["results"][system] = r
-            log(f"cold {system}: upstream {r['upstream_requests']} complete {len(ok)}/{COLD_CLIENTS}"
+            log(f"cold {system}: upstream {r['upstream_requests']} complete {r['complete_clients']}/{COLD_CLIENTS}"
                 f" ttfb max {r['ttfb_max_s']} total max {r['total_max_s']}")
         self.results["cold"] = res
 
@@ -587,7 +587,7 @@ http {{
             except (OSError, IndexError, subprocess.TimeoutExpired):
                 return None
         py = str(self.venv / "bin/python")
-        rev = out(["git", "-C", str(REPO), "describe", "--always", "--dirty"])
+        rev = os.environ.get("LARDER_REV") or out(["git", "-C", str(REPO), "describe", "--always", "--dirty"])
         last = lambda s, sep=" ": s and s.split(sep)[-1]  # noqa: E731
         return {
             "larder": f"{last(out([self.args.larder, '--version']))} ({rev})",

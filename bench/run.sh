@@ -14,6 +14,7 @@
 #   (use this binary instead of building), BENCH_FILE_SECONDS (2),
 #   BENCH_PAGE_SECONDS (2), BENCH_ROUNDS (3), BENCH_LARDER_LOG (LARDER_LOG for larder).
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 with_500m=()

@@ -11,6 +11,7 @@
 //! - [`catalog`]: what larder knows (blobs and their names), in SQLite.
 //! - [`download`]: the `larder download` utility and its download cache.
 //! - [`auth`]: credentials, API tokens and argon2 password hashes.
+//! - [`export`]: offline bundle layouts, their `MANIFEST`, `.tar.zst` archives.
 //!
 //! See `ARCHITECTURE.md` for where to start reading.
 
@@ -21,9 +22,11 @@ pub mod cli;
 pub mod config;
 pub mod download;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod index;
 pub mod model;
+pub mod requirements;
 pub mod store;
 pub mod upstream;
 

@@ -119,6 +119,7 @@ impl App {
             return Ok(None);
         };
         self.inner.metrics.file_hit();
+        self.note_access(sha256);
         Ok(Some(OpenedFile {
             len: Some(len),
             etag: Some(sha256.to_string()),
@@ -275,6 +276,8 @@ impl App {
             .catalog
             .record_blob(&sha256, len, unix_now())
             .await?;
+        // A blob stored again (after a prune) keeps its old row: note it.
+        self.note_access(&sha256);
         match &job.record {
             Record::Package(name) => {
                 let name = BlobName {
@@ -306,6 +309,8 @@ impl App {
             }
         }
         info!(url = %redact(&url), len, "cached");
+        // Named by now, so a background prune it may wake sees what it is.
+        self.note_stored(len);
         Ok((len, self.inner.store.path(&sha256)))
     }
 

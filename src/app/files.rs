@@ -50,7 +50,14 @@ impl App {
                 .await?
                 .ok_or_else(|| Error::not_found(format!("`{dist}.metadata` is not in the store")));
         }
-        let link = self.announced(sha256, dist).await?;
+        let link = match self.announced(sha256, dist).await {
+            Ok(link) => link,
+            // No page announced it: an imported file's METADATA, if stored.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return self.open_stored_metadata(sha256, dist).await?.ok_or(e);
+            }
+            Err(e) => return Err(e),
+        };
         if !link.has_metadata {
             return Err(Error::not_found(format!(
                 "`{dist}` has no core metadata file"

@@ -58,6 +58,22 @@ impl Metrics {
         self.downloads_in_flight.fetch_sub(1, Relaxed);
     }
 
+    /// The counters `larder stats` adds up over restarts (see
+    /// `App::flush_counters`), by the names they are persisted under.
+    pub(crate) fn totals(&self) -> [(&'static str, u64); 6] {
+        [
+            ("file_hits", self.file_hits.load(Relaxed)),
+            ("file_misses", self.file_misses.load(Relaxed)),
+            ("page_hits", self.page_hits.load(Relaxed)),
+            ("page_misses", self.page_misses.load(Relaxed)),
+            ("bytes_from_cache", self.bytes_from_cache.load(Relaxed)),
+            (
+                "bytes_from_upstream",
+                self.bytes_from_upstream.load(Relaxed),
+            ),
+        ]
+    }
+
     /// The Prometheus text exposition of every counter.
     pub fn render(&self) -> String {
         let rows: [(&str, &str, &str, &AtomicU64); 9] = [

@@ -6,15 +6,28 @@
 //! responses.
 
 mod access;
+mod export;
 mod fetch;
 mod files;
+mod housekeeping;
+mod import;
+mod keep;
+mod last_access;
 mod metrics;
 mod mirror;
 mod pages;
 mod private;
+mod progress;
+mod prune;
+mod prune_plan;
+mod select;
+mod stats;
 mod upload;
 mod upload_form;
 mod upstreams;
+mod verify;
+mod verify_classify;
+mod warm;
 mod wheel;
 
 use std::sync::Arc;
@@ -23,14 +36,27 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio_util::task::TaskTracker;
 
 pub use access::TokenInfo;
+pub use export::{Destination, ExportReport, ExportedFile, Missing, Selection};
 pub use fetch::{FileBody, OpenedFile};
+pub use import::{IMPORT_SOURCE, ImportReport, ImportedFile, Skipped};
+pub use keep::KeepList;
 pub use metrics::Metrics;
 pub use pages::{PageView, ProjectListView};
 pub use private::Deleted;
 pub(crate) use private::iso8601;
+pub use progress::{NoProgress, Progress};
+pub use prune::{PruneOptions, PruneReport, PrunedBlob};
+pub use select::{Choice, Targets, choose_files};
+pub use stats::{Origin, Stats, Tally, Traffic};
 pub use upload::{PartHeader, UploadParts, Uploaded};
 pub use upload_form::UploadApi;
 pub use upstreams::Upstream;
+pub use verify::{Finding, VerifyReport};
+pub use verify_classify::Problem;
+pub use warm::{
+    FileOutcome, FileStatus, NoteOutcome, RequirementOutcome, RequirementStatus, WarmOptions,
+    WarmProgress, WarmReport,
+};
 
 use crate::catalog::{Catalog, SqliteCatalog};
 use crate::config::Config;
@@ -54,12 +80,21 @@ struct Inner {
     pages: pages::PageCache,
     fetches: fetch::InFlight,
     missing_paths: mirror::MissingPaths,
+    private_projects: private::PrivateProjects,
     metrics: Metrics,
     /// Credentials that recently passed an argon2 check.
     verified: crate::auth::cache::VerifiedCache,
     /// Downloads run here, detached from the request that started them, so
     /// shutdown can wait for them.
     tasks: TaskTracker,
+    /// Blob accesses not yet written to the catalog.
+    accesses: last_access::AccessLog,
+    /// The server's background loop (flushes, background prune).
+    housekeeping: housekeeping::Housekeeping,
+    /// Prunes in this process run one at a time.
+    prune_lock: tokio::sync::Mutex<()>,
+    /// Counter values already added to the catalog's all-time totals.
+    persisted_counters: stats::PersistedCounters,
 }
 
 impl App {
@@ -85,9 +120,14 @@ impl App {
                 pages: pages::PageCache::default(),
                 fetches: fetch::InFlight::default(),
                 missing_paths: mirror::MissingPaths::default(),
+                private_projects: private::PrivateProjects::default(),
                 metrics: Metrics::default(),
                 verified: crate::auth::cache::VerifiedCache::default(),
                 tasks: TaskTracker::new(),
+                accesses: last_access::AccessLog::default(),
+                housekeeping: housekeeping::Housekeeping::default(),
+                prune_lock: tokio::sync::Mutex::default(),
+                persisted_counters: stats::PersistedCounters::default(),
                 config,
                 store,
                 catalog: Arc::new(catalog),

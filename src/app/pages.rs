@@ -151,12 +151,34 @@ impl App {
         if let Some(view) = self.private_page(project, format, View::Index).await? {
             return Ok(view);
         }
-        let entry = self.page_entry(project).await?;
+        let entry = match self.page_entry(project).await {
+            Ok(entry) => entry,
+            // Offline, a project no cached page describes (imported files)
+            // is listed from the store.
+            Err(e) if self.offline() && e.kind() == ErrorKind::NotFound => {
+                let page = self.local_page(project).await.map_err(|_| e)?;
+                return Ok(PageView {
+                    body: render_stored(page, format, "../../"),
+                    stale_age: None,
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let stale_age = self.stale_age(&entry);
         Ok(PageView {
             body: entry.rendered(format),
             stale_age,
         })
+    }
+
+    /// The project's page model as `/simple/<project>/` serves it (private
+    /// files, else the upstream's with URLs pointing at it): what `warm`
+    /// chooses files from, through the same freshness rules as the server.
+    pub(crate) async fn project_model(&self, project: &ProjectName) -> Result<ProjectPage> {
+        if let Some(page) = self.private_project_page(project, View::Index).await? {
+            return Ok(page);
+        }
+        Ok(self.page_entry(project).await?.page().clone())
     }
 
     /// The local-only page: files already in the store, for
@@ -170,17 +192,8 @@ impl App {
             return Ok(view);
         }
         let page = self.local_page(project).await?;
-        let entry = PageEntry {
-            page,
-            upstream: String::new(),
-            etag: None,
-            last_modified: None,
-            fetched_at: unix_now(),
-            html: OnceLock::new(),
-            json: OnceLock::new(),
-        };
         Ok(PageView {
-            body: entry.render(format, "../../../"),
+            body: render_stored(page, format, "../../../"),
             stale_age: None,
         })
     }
@@ -217,10 +230,26 @@ impl App {
                 }
             }
         }
-        // Stored files no cached page describes (the page was replaced) still count.
+        // Stored files no cached page describes (the page was replaced, or
+        // they were imported) still count.
         for (sha256, filename) in &stored {
             if !files.iter().any(|f| f.sha256() == Some(sha256.as_str())) {
                 files.push(bare_file(sha256, filename));
+            }
+        }
+        // A `.metadata` stored by name (imported, or announced without a
+        // digest) is offered with its digest.
+        for file in &mut files {
+            if file.core_metadata == crate::model::CoreMetadata::Absent
+                && let Some(sha) = catalog
+                    .stored_metadata(project.as_str(), &file.filename)
+                    .await?
+            {
+                file.core_metadata = crate::model::CoreMetadata::Present(
+                    [("sha256".to_owned(), sha.to_string())]
+                        .into_iter()
+                        .collect(),
+                );
             }
         }
         Ok(ProjectPage {
@@ -601,6 +630,20 @@ impl App {
             json: OnceLock::new(),
         })))
     }
+}
+
+/// A page of stored files, links relative to `prefix`.
+fn render_stored(page: ProjectPage, format: Format, prefix: &str) -> Bytes {
+    let entry = PageEntry {
+        page,
+        upstream: String::new(),
+        etag: None,
+        last_modified: None,
+        fetched_at: unix_now(),
+        html: OnceLock::new(),
+        json: OnceLock::new(),
+    };
+    entry.render(format, prefix)
 }
 
 fn not_found(project: &ProjectName) -> Error {

@@ -7,6 +7,8 @@
 //! private file winning where both have the same filename.
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tracing::{info, warn};
@@ -26,6 +28,40 @@ pub(super) enum View {
     Local,
 }
 
+/// Which projects have uploaded files, in memory, so that a page request
+/// does not pay a catalog query to learn that a project is *not* private (the
+/// common case, on the hot path). Reloaded after [`RELOAD_AFTER`] so uploads
+/// and deletes made by another process show up.
+#[derive(Debug, Default)]
+pub(super) struct PrivateProjects(Mutex<Option<(Instant, Arc<HashSet<String>>)>>);
+
+const RELOAD_AFTER: Duration = Duration::from_secs(5);
+
+impl PrivateProjects {
+    fn current(&self) -> Option<Arc<HashSet<String>>> {
+        match &*self.0.lock().expect("poisoned") {
+            Some((at, set)) if at.elapsed() < RELOAD_AFTER => Some(set.clone()),
+            _ => None,
+        }
+    }
+
+    fn replace(&self, set: Arc<HashSet<String>>) {
+        *self.0.lock().expect("poisoned") = Some((Instant::now(), set));
+    }
+
+    /// Adds a project at once (an upload through this process).
+    pub(super) fn insert(&self, project: &str) {
+        if let Some((_, set)) = &mut *self.0.lock().expect("poisoned") {
+            Arc::make_mut(set).insert(project.to_owned());
+        }
+    }
+
+    /// Forgets the set, so the next request reloads it (after a delete).
+    pub(super) fn invalidate(&self) {
+        *self.0.lock().expect("poisoned") = None;
+    }
+}
+
 /// What `larder delete` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deleted {
@@ -43,6 +79,34 @@ impl App {
         format: Format,
         view: View,
     ) -> Result<Option<PageView>> {
+        let Some(page) = self.private_project_page(project, view).await? else {
+            return Ok(None);
+        };
+        let prefix = match view {
+            View::Index => "../../",
+            View::Local => "../../../",
+        };
+        let link = |file: &ProjectFile| super::pages::file_link(prefix, file);
+        let body = match format {
+            Format::Html => index::html::render_project(&page, &link),
+            Format::Json => index::json::render_project(&page, &link),
+        };
+        Ok(Some(PageView {
+            body: Bytes::from(body),
+            stale_age: None,
+        }))
+    }
+
+    /// The page model of a project that has uploaded files (with its
+    /// upstream's files when merged), or `None` when it has none.
+    pub(super) async fn private_project_page(
+        &self,
+        project: &ProjectName,
+        view: View,
+    ) -> Result<Option<ProjectPage>> {
+        if !self.may_be_private(project).await? {
+            return Ok(None);
+        }
         let uploaded = self.inner.catalog.private_files(project.as_str()).await?;
         if uploaded.is_empty() {
             return Ok(None);
@@ -57,23 +121,10 @@ impl App {
                     .filter(|f| !taken.contains(&f.filename)),
             );
         }
-        let page = ProjectPage {
+        Ok(Some(ProjectPage {
             name: project.to_string(),
             versions: index::derive_versions(&files),
             files,
-        };
-        let prefix = match view {
-            View::Index => "../../",
-            View::Local => "../../../",
-        };
-        let link = |file: &ProjectFile| super::pages::file_link(prefix, file);
-        let body = match format {
-            Format::Html => index::html::render_project(&page, &link),
-            Format::Json => index::json::render_project(&page, &link),
-        };
-        Ok(Some(PageView {
-            body: Bytes::from(body),
-            stale_age: None,
         }))
     }
 
@@ -162,6 +213,22 @@ impl App {
         }
     }
 
+    /// Whether the project has uploaded files, as of at most a few seconds ago
+    /// (uploads through this process count at once).
+    async fn may_be_private(&self, project: &ProjectName) -> Result<bool> {
+        let projects = &self.inner.private_projects;
+        let set = match projects.current() {
+            Some(set) => set,
+            None => {
+                let names = self.inner.catalog.private_projects().await?;
+                let set: Arc<HashSet<String>> = Arc::new(names.into_iter().collect());
+                projects.replace(set.clone());
+                set
+            }
+        };
+        Ok(set.contains(project.as_str()))
+    }
+
     /// Removes an uploaded file from the index and deletes its bytes (and its
     /// METADATA's) unless something else still uses them.
     pub async fn delete_private(&self, project: &str, filename: &str) -> Result<Deleted> {
@@ -174,6 +241,7 @@ impl App {
         else {
             return Err(no_such_file(&project, filename));
         };
+        self.inner.private_projects.invalidate();
         for sha256 in &freed {
             self.inner.store.delete(sha256).await?;
         }

@@ -189,6 +189,7 @@ impl App {
                 e
             });
         }
+        self.inner.private_projects.insert(&file.project);
         info!(project = %file.project, %filename, size, by = uploaded_by, "uploaded");
         Ok(Uploaded {
             project: file.project,
@@ -213,7 +214,11 @@ impl App {
     }
 
     /// Stores small bytes (a METADATA file) as a blob; returns digest and size.
-    async fn store_bytes(&self, bytes: &[u8], filename: &str) -> Result<(Sha256Hex, u64)> {
+    pub(super) async fn store_bytes(
+        &self,
+        bytes: &[u8],
+        filename: &str,
+    ) -> Result<(Sha256Hex, u64)> {
         let mut staging = self.inner.store.stage().await?;
         staging.write(bytes).await?;
         let staged = staging.finish().await?;

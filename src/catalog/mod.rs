@@ -6,6 +6,8 @@
 //! trait over the same SQL. Queries are plain `sqlx::query` text checked by the
 //! tests, not compile-time macros, which keeps the build small.
 
+mod inventory;
+mod maintenance;
 mod private;
 mod sqlite;
 
@@ -14,6 +16,8 @@ use async_trait::async_trait;
 use crate::error::Result;
 use crate::model::Sha256Hex;
 
+pub use inventory::Inventory;
+pub use maintenance::{BlobUsage, Maintenance, UsageName};
 pub use private::{PrivateFile, PrivateIndex, TokenRecord};
 pub use sqlite::SqliteCatalog;
 
@@ -107,7 +111,7 @@ pub struct MirrorEntry {
 }
 
 #[async_trait]
-pub trait Catalog: PrivateIndex + Send + Sync + std::fmt::Debug {
+pub trait Catalog: PrivateIndex + Maintenance + Inventory + Send + Sync + std::fmt::Debug {
     /// Records a committed blob. Recording a known blob again keeps the
     /// original row (its creation time and size) and succeeds.
     async fn record_blob(&self, sha256: &Sha256Hex, size: u64, now: i64) -> Result<()>;

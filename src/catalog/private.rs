@@ -53,6 +53,9 @@ pub trait PrivateIndex: Send + Sync {
     /// The uploaded file with this name, or `None`.
     async fn private_file(&self, filename: &str) -> Result<Option<PrivateFile>>;
 
+    /// Every project with at least one uploaded file.
+    async fn private_projects(&self) -> Result<Vec<String>>;
+
     /// Every uploaded file of a (normalized) project, yanked ones included.
     async fn private_files(&self, project: &str) -> Result<Vec<PrivateFile>>;
 

@@ -38,8 +38,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "mirror entries",
         include_str!("../../migrations/sqlite/0004_mirror.sql"),
     ),
+    (
+        5,
+        "persisted counters, blobs by state",
+        include_str!("../../migrations/sqlite/0005_maintenance.sql"),
+    ),
 ];
 
+mod inventory;
+mod maintenance;
 mod private;
 
 #[derive(Debug, Clone)]

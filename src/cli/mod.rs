@@ -3,9 +3,16 @@
 
 mod check_config;
 mod download;
+mod export;
+mod import;
+mod progress;
+mod prune;
 mod serve;
+mod stats;
 mod token;
 mod user;
+mod verify;
+mod warm;
 mod yank;
 
 use std::path::PathBuf;
@@ -45,6 +52,18 @@ pub enum Command {
     Unyank(yank::Target),
     /// Delete an uploaded file from the index and free its bytes.
     Delete(yank::Target),
+    /// Write stored files as a tree (or .tar.zst) that installs with no network.
+    Export(export::Args),
+    /// Store the distributions of a directory or export archive as cached files.
+    Import(import::Args),
+    /// Remove least recently used cached files (never uploads).
+    Prune(prune::Args),
+    /// Rehash every blob and reconcile the catalog with the store.
+    Verify(verify::Args),
+    /// What the store holds, by source and origin, and all-time traffic.
+    Stats(stats::Args),
+    /// Fetch what requirements or lock files need into the cache ahead of time.
+    Warm(warm::Args),
 }
 
 /// Flags that override configuration values, shared by the commands that run larder.
@@ -97,6 +116,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Yank(args) => yank::yank(&cli, args).await,
         Command::Unyank(args) => yank::unyank(&cli, args).await,
         Command::Delete(args) => yank::delete(&cli, args).await,
+        Command::Export(args) => export::run(&cli, args).await,
+        Command::Import(args) => import::run(&cli, args).await,
+        Command::Prune(args) => prune::run(&cli, args).await,
+        Command::Verify(args) => verify::run(&cli, args).await,
+        Command::Stats(args) => stats::run(&cli, args).await,
+        Command::Warm(args) => warm::run(&cli, args).await,
     }
 }
 

@@ -31,6 +31,8 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         .local_addr()
         .map_err(|e| Error::storage("cannot read the listening address", e))?;
     info!(%addr, "listening");
+    // Batched last-access and counter writes, background prune.
+    app.start_housekeeping();
     // The first stdout line says where to connect (useful with port 0).
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on http://{addr}")
@@ -42,7 +44,7 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         .await
         .map_err(|e| Error::storage("the server failed", e))?;
     info!("shutting down: waiting for downloads in flight");
-    app.finish_downloads().await;
+    app.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 

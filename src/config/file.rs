@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::private::{FileAuth, FilePrivate, FileUser};
+use super::prune::FilePrune;
 use super::{
     ClientConfig, Config, DEFAULT_MAX_STALE, DEFAULT_PAGE_TTL, LogFormat, Secret, UpstreamConfig,
     default_upstream_name, mirror::FileMirror, parse_upstream_url, redact_url, units,
@@ -33,6 +34,7 @@ struct FileConfig {
     mirrors: Vec<FileMirror>,
     private: FilePrivate,
     auth: FileAuth,
+    prune: FilePrune,
     #[serde(rename = "user", skip_serializing_if = "Vec::is_empty")]
     users: Vec<FileUser>,
 }
@@ -145,6 +147,7 @@ impl FileConfig {
             mirrors,
             private: self.private.into_config()?,
             auth: self.auth.into_config(self.users),
+            prune: self.prune.into_config()?,
         })
     }
 
@@ -168,6 +171,7 @@ impl FileConfig {
             mirrors: config.mirrors.iter().map(FileMirror::redacted).collect(),
             private: FilePrivate::redacted(&config.private),
             auth,
+            prune: FilePrune::redacted(&config.prune),
             users,
         }
     }

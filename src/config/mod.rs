@@ -13,6 +13,7 @@
 mod file;
 mod mirror;
 mod private;
+mod prune;
 pub mod units;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +29,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub use mirror::{MirrorConfig, MirrorPolicy, RESERVED_ROUTES, SOURCE_MIRROR_NAME};
 pub use private::{AuthConfig, PrivateConfig, UserConfig};
+pub use prune::PruneConfig;
 
 /// Path of the config file, used when `load` is given no path.
 pub const LARDER_CONFIG: &str = "LARDER_CONFIG";
@@ -83,6 +85,8 @@ pub struct Config {
     pub private: PrivateConfig,
     /// Who may read and upload.
     pub auth: AuthConfig,
+    /// Background pruning and the server's batched catalog writes.
+    pub prune: PruneConfig,
 }
 
 /// How log lines are written.
@@ -202,6 +206,7 @@ impl Config {
         self.client.validate()?;
         mirror::validate(&self.mirrors)?;
         private::validate(&self.private, &self.auth)?;
+        prune::validate(&self.prune)?;
         let mut names = BTreeSet::new();
         for (index, upstream) in self.upstreams.iter().enumerate() {
             let number = index + 1;
@@ -285,6 +290,7 @@ impl Default for Config {
             mirrors: Vec::new(),
             private: PrivateConfig::default(),
             auth: AuthConfig::default(),
+            prune: PruneConfig::default(),
         }
     }
 }

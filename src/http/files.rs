@@ -157,8 +157,11 @@ fn read_range(
             let want = usize::try_from(end - pos)
                 .unwrap_or(READ_CHUNK)
                 .min(READ_CHUNK);
+            // Allocated here, on a runtime thread, where hyper will also free
+            // it: buffers allocated on pool threads and freed elsewhere
+            // scatter over glibc's per-thread arenas and inflate memory.
+            let mut buf = BytesMut::zeroed(want);
             let chunk = tokio::task::spawn_blocking(move || {
-                let mut buf = BytesMut::zeroed(want);
                 file.read_exact_at(&mut buf, pos).map(|()| buf.freeze())
             })
             .await

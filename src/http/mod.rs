@@ -11,6 +11,7 @@ mod ops;
 pub mod range;
 mod simple;
 mod upload;
+mod warm;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -30,6 +31,7 @@ pub fn router(app: App) -> Router {
         .merge(files::routes())
         .merge(ops::routes())
         .merge(upload::routes())
+        .merge(warm::routes())
         .merge(mirror::routes(&app.config().mirrors))
         .fallback(unmatched)
         .layer(middleware::from_fn_with_state(

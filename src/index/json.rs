@@ -248,9 +248,14 @@ struct FileOut<'a> {
     hashes: &'a Hashes,
     #[serde(skip_serializing_if = "Option::is_none")]
     requires_python: Option<&'a str>,
-    yanked: YankedOut<'a>,
-    core_metadata: CoreMetadataOut<'a>,
-    dist_info_metadata: CoreMetadataOut<'a>,
+    // Absent means "not yanked" and "no metadata file" (PEP 691, 714); leaving
+    // them out keeps a 3,000-file page a quarter smaller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    yanked: Option<YankedOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    core_metadata: Option<CoreMetadataOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dist_info_metadata: Option<CoreMetadataOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     gpg_sig: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -266,7 +271,7 @@ enum YankedOut<'a> {
     Reason(&'a str),
 }
 
-/// PEP 714: `true` or a hashes dict when present, `false` when not.
+/// PEP 714: `true` or a hashes dict when present (absent when not).
 #[derive(Serialize, Clone, Copy)]
 #[serde(untagged)]
 enum CoreMetadataOut<'a> {
@@ -277,9 +282,9 @@ enum CoreMetadataOut<'a> {
 impl<'a> FileOut<'a> {
     fn new(file: &'a ProjectFile, url: String) -> Self {
         let core_metadata = match &file.core_metadata {
-            CoreMetadata::Absent => CoreMetadataOut::Bool(false),
-            CoreMetadata::Present(hashes) if hashes.is_empty() => CoreMetadataOut::Bool(true),
-            CoreMetadata::Present(hashes) => CoreMetadataOut::Hashes(hashes),
+            CoreMetadata::Absent => None,
+            CoreMetadata::Present(hashes) if hashes.is_empty() => Some(CoreMetadataOut::Bool(true)),
+            CoreMetadata::Present(hashes) => Some(CoreMetadataOut::Hashes(hashes)),
         };
         Self {
             filename: &file.filename,
@@ -287,9 +292,9 @@ impl<'a> FileOut<'a> {
             hashes: &file.hashes,
             requires_python: file.requires_python.as_deref(),
             yanked: match &file.yanked {
-                Yanked::No => YankedOut::Bool(false),
-                Yanked::Yes(None) => YankedOut::Bool(true),
-                Yanked::Yes(Some(reason)) => YankedOut::Reason(reason),
+                Yanked::No => None,
+                Yanked::Yes(None) => Some(YankedOut::Bool(true)),
+                Yanked::Yes(Some(reason)) => Some(YankedOut::Reason(reason)),
             },
             core_metadata,
             dist_info_metadata: core_metadata,
@@ -472,10 +477,7 @@ mod tests {
                     {
                         "filename": "foo-3.0.zip",
                         "url": "/files/up/foo-3.0.zip",
-                        "hashes": {},
-                        "yanked": false,
-                        "core-metadata": false,
-                        "dist-info-metadata": false
+                        "hashes": {}
                     }
                 ],
                 "versions": ["1.0", "2.0", "3.0"]

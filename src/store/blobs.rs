@@ -44,6 +44,11 @@ impl BlobStore {
         self.blobs.join(&hex[0..2]).join(&hex[2..4]).join(hex)
     }
 
+    /// The root of the sharded blob tree (`verify` walks it).
+    pub fn blobs_dir(&self) -> &Path {
+        &self.blobs
+    }
+
     pub fn staging_dir(&self) -> &Path {
         &self.staging
     }

@@ -48,7 +48,7 @@ async fn accepted_uploads_are_listed_with_hashes_requires_python_and_metadata() 
         assert_eq!(wheel["requires-python"], ">=3.8");
         assert_eq!(wheel["size"], dist(LIB_WHEEL).len());
         assert!(wheel["upload-time"].as_str().unwrap().ends_with('Z'));
-        assert_eq!(wheel["yanked"], false);
+        assert!(wheel.get("yanked").is_none(), "absent means not yanked");
         let metadata_sha = wheel["core-metadata"]["sha256"]
             .as_str()
             .unwrap()
@@ -56,7 +56,7 @@ async fn accepted_uploads_are_listed_with_hashes_requires_python_and_metadata() 
         let sdist_entry = &files[1];
         assert_eq!(sdist_entry["filename"], LIB_SDIST);
         assert_eq!(sdist_entry["requires-python"], ">=3.9");
-        assert_eq!(sdist_entry["core-metadata"], false, "{sdist_entry}");
+        assert!(sdist_entry.get("core-metadata").is_none(), "{sdist_entry}");
 
         // The file and its `.metadata` come back byte for byte.
         let base = private.url(prefix);

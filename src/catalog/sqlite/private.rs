@@ -158,6 +158,16 @@ impl PrivateIndex for SqliteCatalog {
         row.as_ref().map(file_from_row).transpose()
     }
 
+    async fn private_projects(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT DISTINCT project FROM private_file")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error)?;
+        rows.iter()
+            .map(|row| row.try_get("project").map_err(query_error))
+            .collect()
+    }
+
     async fn private_files(&self, project: &str) -> Result<Vec<PrivateFile>> {
         let rows = sqlx::query(select_files!(
             "WHERE p.project = ?1 ORDER BY p.uploaded_at, p.rowid"
