@@ -4,9 +4,10 @@
 use serde_json::Value;
 
 use crate::common::index::demo_dists;
+use crate::common::install::{Install, install};
 use crate::common::larder;
 use crate::common::server::{Larder, http};
-use crate::export::{Install, install, warmed_data_dir};
+use crate::export::warmed_data_dir;
 
 #[tokio::test]
 async fn imported_wheelhouse_is_served_offline_with_metadata() {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::common::install::{Install, install_package};
 use crate::common::private::{PASSWORD, PrivateLarder, dist, sha256_hex};
 use crate::common::server::http;
 use crate::common::tree;
@@ -79,56 +80,6 @@ fn write_dists(dir: &Path, names: &[&str]) -> Vec<String> {
         .collect()
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Installer {
-    Pip,
-    Uv,
-}
-
-/// Installs `package` from `index_url` into a fresh target directory.
-async fn install(installer: Installer, index_url: &str, package: &str, work: &Path) -> PathBuf {
-    let target = work.join(format!("target-{installer:?}-{package}"));
-    let _ = std::fs::remove_dir_all(&target);
-    let target_arg = target.to_str().unwrap();
-    let python = venv().join("bin/python");
-    let output = match installer {
-        Installer::Pip => {
-            let args = [
-                "install",
-                "--no-cache-dir",
-                "--disable-pip-version-check",
-                "--target",
-                target_arg,
-                "--index-url",
-                index_url,
-                package,
-            ];
-            tool("pip", &args, work).await
-        }
-        Installer::Uv => {
-            let args = [
-                "pip",
-                "install",
-                "--no-cache",
-                "--python",
-                python.to_str().unwrap(),
-                "--target",
-                target_arg,
-                "--index-url",
-                index_url,
-                package,
-            ];
-            tool("uv", &args, work).await
-        }
-    };
-    assert!(
-        output.status.success(),
-        "{installer:?} install {package} failed:\n{}",
-        text(&output)
-    );
-    target
-}
-
 #[tokio::test]
 async fn twine_and_uv_publish_then_pip_and_uv_install() {
     let private = PrivateLarder::start().await;
@@ -191,8 +142,8 @@ async fn twine_and_uv_publish_then_pip_and_uv_install() {
 
     // Both install through larder, with their upstream dependencies.
     let simple = private.larder.simple_url();
-    for installer in [Installer::Pip, Installer::Uv] {
-        let target = install(installer, &simple, "larder-private-app", work.path()).await;
+    for how in [Install::PipIndex(&simple), Install::UvIndex(&simple)] {
+        let target = install_package(how, "larder-private-app", work.path()).await;
         for module in [
             "larder_private_app",
             "larder_private_lib",
@@ -201,7 +152,7 @@ async fn twine_and_uv_publish_then_pip_and_uv_install() {
         ] {
             assert!(
                 target.join(module).join("__init__.py").exists(),
-                "{installer:?} did not install {module}"
+                "{how:?} did not install {module}"
             );
         }
         assert!(target.join("larder_private_lib-0.3.dist-info").exists());
@@ -323,14 +274,14 @@ async fn a_private_project_shadows_its_upstream_namesake() {
 
     let work = tempfile::tempdir().unwrap();
     let simple = private.larder.simple_url();
-    for installer in [Installer::Pip, Installer::Uv] {
-        let target = install(installer, &simple, "larder-demo-util", work.path()).await;
+    for how in [Install::PipIndex(&simple), Install::UvIndex(&simple)] {
+        let target = install_package(how, "larder-demo-util", work.path()).await;
         assert!(
             target.join("larder_demo_util-0.1.dist-info").exists(),
-            "{installer:?}"
+            "{how:?}"
         );
         let init = std::fs::read_to_string(target.join("larder_demo_util/__init__.py")).unwrap();
-        assert!(init.contains("PRIVATE = True"), "{installer:?}: {init}");
+        assert!(init.contains("PRIVATE = True"), "{how:?}: {init}");
     }
     assert_eq!(private.index.hits("/simple/larder-demo-util/"), page_hits);
     assert_eq!(private.index.hits(&format!("/packages/{UTIL_UPSTREAM}")), 0);
@@ -364,9 +315,8 @@ async fn merging_with_the_upstream_is_an_explicit_opt_in() {
     assert_eq!(local["files"].as_array().unwrap().len(), 1, "{local}");
 
     let work = tempfile::tempdir().unwrap();
-    let target = install(
-        Installer::Pip,
-        &private.larder.simple_url(),
+    let target = install_package(
+        Install::PipIndex(&private.larder.simple_url()),
         "larder-demo-util",
         work.path(),
     )

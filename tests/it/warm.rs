@@ -3,11 +3,11 @@
 //! exit code, and installs from the warmed cache with the upstream gone.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::index::{FixtureIndex, Flavor};
+use crate::common::install::{Install, install};
 use crate::common::larder;
 use crate::common::private::{Form, PrivateLarder};
 use crate::common::server::Larder;
@@ -127,8 +127,8 @@ async fn warm_from_requirements_then_install_with_the_upstream_gone() {
     index.stop().await;
     let larder = Larder::start_in(&work.path().join("data"), &["--offline"]).await;
     let local = larder.url("/local/simple/");
-    install(Installer::Pip, &local, work.path()).await;
-    install(Installer::Uv, &local, work.path()).await;
+    install(Install::PipIndex(&local), work.path()).await;
+    install(Install::UvIndex(&local), work.path()).await;
 }
 
 #[tokio::test]
@@ -355,66 +355,6 @@ async fn post_requirements_txt_warms_through_the_server() {
         )
         .await;
     assert_eq!(answer.status, 400, "{answer:?}");
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Installer {
-    Pip,
-    Uv,
-}
-
-/// Installs `larder-demo-app` into a fresh target directory from
-/// `index_url` with no client cache.
-async fn install(installer: Installer, index_url: &str, work: &Path) {
-    let venv = std::env::var_os("LARDER_TEST_VENV")
-        .map(PathBuf::from)
-        .expect("LARDER_TEST_VENV is not set: run the tests with `bash scripts/test`");
-    let target = work.join(format!("target-{installer:?}"));
-    let mut command = match installer {
-        Installer::Pip => {
-            let mut c = tokio::process::Command::new(venv.join("bin/pip"));
-            c.args([
-                "install",
-                "--no-cache-dir",
-                "--disable-pip-version-check",
-                "--target",
-            ]);
-            c
-        }
-        Installer::Uv => {
-            let mut c = tokio::process::Command::new(venv.join("bin/uv"));
-            c.args(["pip", "install", "--no-cache", "--python"])
-                .arg(venv.join("bin/python"))
-                .arg("--target");
-            c
-        }
-    };
-    command
-        .arg(&target)
-        .args(["--index-url", index_url, "larder-demo-app"])
-        .env("UV_NO_CONFIG", "1")
-        .env("PIP_CONFIG_FILE", "/dev/null")
-        .env_remove("PIP_INDEX_URL")
-        .env_remove("UV_INDEX_URL")
-        .env_remove("UV_DEFAULT_INDEX")
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(180), command.output())
-        .await
-        .expect("installer timed out")
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{installer:?} install from {index_url} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    for module in ["larder_demo_app", "larder_demo_lib", "larder_demo_util"] {
-        assert!(
-            target.join(module).join("__init__.py").exists(),
-            "{module} not installed by {installer:?}"
-        );
-    }
-    assert!(target.join("larder_demo_lib-1.1.dist-info").exists());
 }
 
 #[tokio::test]

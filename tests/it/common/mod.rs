@@ -2,6 +2,7 @@
 //! memory and counts requests, and a runner for the built `larder` binary.
 
 pub mod index;
+pub mod install;
 pub mod private;
 pub mod server;
 pub mod upstream;
