@@ -10,7 +10,9 @@ everything runs on 127.0.0.1. In one run it:
 2. measures idle RSS, then warms every proxy (each page once as HTML and as
    JSON, each benchmarked file once; downloaded files are checked against their
    sha256);
-3. warm file throughput (wrk; 1 MiB and 50 MiB, concurrency 1 and 64);
+3. warm file throughput (wrk; 1 MiB and 50 MiB, concurrency 1 and 64); a
+   second larder serving the fixture as a generic mirror (`--source`) takes
+   part in these rows too (`larder-mirror`);
 4. warm page throughput and latency (wrk; the 3,000-file page and the small
    page, HTML and JSON, concurrency 1 and 64);
    every figure is the median of ROUNDS short wrk runs, the systems taking
@@ -343,6 +345,17 @@ http {{
                        "--cache-dir", str(d / "data"), "--upstream", upstream_simple],
             self.larder_out, cwd=d, env=log_env).pid
 
+        # A second larder serving the fixture as a generic mirror (`--source`, the
+        # short form: mounted at /), so /packages/<project>/<file> is a mirror file.
+        # Not one of SYSTEMS: it joins only the warm file rows (issue 5).
+        d = self.work / "larder-mirror"
+        d.mkdir()
+        self.larder_mirror_out = d / "stdout.log"
+        self.mirror_proc = self.procs.start(
+            "larder-mirror", [self.args.larder, "serve", "--listen", f"127.0.0.1:{free_port()}",
+                              "--cache-dir", str(d / "data"), "--source", f"{up}/"],
+            self.larder_mirror_out, cwd=d, env=log_env)
+
         # proxpi: one gunicorn worker with threads (its caches are per process).
         d = self.work / "proxpi"
         d.mkdir()
@@ -368,6 +381,9 @@ http {{
         wait_until("larder", lambda: "listening on" in self.larder_out.read_text(), 60)
         first = self.larder_out.read_text().splitlines()[0]  # "listening on http://ADDR"
         self.base["larder"] = first.split("listening on ", 1)[1].strip().rstrip("/")
+        wait_until("larder-mirror", lambda: "listening on" in self.larder_mirror_out.read_text(), 60)
+        first = self.larder_mirror_out.read_text().splitlines()[0]
+        self.base["larder-mirror"] = first.split("listening on ", 1)[1].strip().rstrip("/")
         wait_until("proxpi", lambda: http_ok(self.base["proxpi"] + "/health"), 60)
         wait_until("devpi", lambda: http_ok(self.base["devpi"] + "/+api"), 120)
         client = ["env", f"DEVPI_CLIENTDIR={d / 'client'}", str(self.venv / "bin/devpi")]
@@ -411,6 +427,27 @@ http {{
                         self.file_url[(system, project)] = links[want[0]["name"]]
             for project in [p for p in projects if p not in ("bench-big", "bench-cold")]:
                 self.warm_file(system, project)
+        self.warm_mirror()
+
+    def warm_mirror(self):
+        """The benchmarked files through larder's generic mirror, once each (checked),
+        then a second time: that one must not reach the upstream."""
+        for project in self.file_projects():
+            want = self.manifest["projects"][project]["files"][0]
+            url = f"{self.base['larder-mirror']}/packages/{project}/{want['name']}"
+            for attempt in range(2):
+                offset = self.upstream_log_offset()
+                status, _, body, _ = fetch(url)
+                if status != 200 or hashlib.sha256(body).hexdigest() != want["sha256"]:
+                    raise RuntimeError(f"larder mirror: {url} answered {status} or wrong bytes")
+            time.sleep(0.2)
+            again = self.upstream_requests_since(offset, f"/packages/{project}/")["total"]
+            if again:
+                raise RuntimeError(f"larder mirror: {url} reached the upstream again ({again}x)")
+            self.file_url[("larder-mirror", project)] = url
+
+    def file_projects(self):
+        return ["bench-1m", "bench-50m"] + (["bench-500m"] if self.args.with_500m else [])
 
     def warm_file(self, system, project):
         url = self.file_url[(system, project)]
@@ -452,10 +489,11 @@ http {{
 
     def files_scenario(self):
         rows = []
-        sizes = ["bench-1m", "bench-50m"] + (["bench-500m"] if self.args.with_500m else [])
-        for project in sizes:
+        for project in self.file_projects():
             for conc in (1, 64):
-                urls = {s: self.file_url[(s, project)] for s in SYSTEMS}
+                # larder-mirror: the same file through larder's generic mirror (issue 5),
+                # in the same rotation as the package-file figures.
+                urls = {s: self.file_url[(s, project)] for s in SYSTEMS + ["larder-mirror"]}
                 rows.append({"project": project, "concurrency": conc,
                              "size_bytes": self.manifest["projects"][project]["files"][0]["size"],
                              "results": self.measure_row(f"file {project} c{conc}", urls, conc,

@@ -103,6 +103,9 @@ pub enum NoteKind {
     Invalid,
 }
 
+/// A locked package as wanted, or why it is not (a note's kind and reason).
+type LockedOutcome = Result<Wanted, (NoteKind, String)>;
+
 /// What a file (with its includes) asks for.
 #[derive(Debug, Clone, Default)]
 pub struct Parsed {
@@ -111,6 +114,27 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// What a lock file's packages became: each one wanted, or a note saying
+    /// why not. Items are (name, version, outcome); `source` names the file.
+    fn from_locked<'a>(
+        source: &str,
+        packages: impl IntoIterator<Item = (&'a str, Option<&'a str>, LockedOutcome)>,
+    ) -> Self {
+        let mut parsed = Parsed::default();
+        for (name, version, outcome) in packages {
+            match outcome {
+                Ok(wanted) => parsed.wanted.push(wanted),
+                Err((kind, reason)) => parsed.notes.push(Note {
+                    kind,
+                    origin: format!("{source}:{name}"),
+                    text: version.map_or_else(|| name.to_owned(), |v| format!("{name} {v}")),
+                    reason,
+                }),
+            }
+        }
+        parsed
+    }
+
     /// Appends another file's result.
     pub fn extend(&mut self, other: Parsed) {
         self.wanted.extend(other.wanted);

@@ -9,9 +9,7 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use super::{
-    LockError, Note, NoteKind, Parsed, PinnedFile, Source, Wanted, exactly, filename_from_url,
-};
+use super::{LockError, NoteKind, Parsed, PinnedFile, Source, Wanted, exactly, filename_from_url};
 use crate::model::{ProjectName, Sha256Hex};
 
 #[derive(Deserialize)]
@@ -55,24 +53,14 @@ pub fn parse_pylock(source: &Source) -> Result<Parsed, LockError> {
     if lock.lock_version.is_none() {
         return Err(error("not a pylock.toml: `lock-version` is missing".into()));
     }
-    let mut parsed = Parsed::default();
-    for package in lock.packages {
-        let origin = format!("{}:{}", source.name, package.name);
-        let text = match &package.version {
-            Some(v) => format!("{} {v}", package.name),
-            None => package.name.clone(),
-        };
-        match wanted(&package, &origin) {
-            Ok(wanted) => parsed.wanted.push(wanted),
-            Err((kind, reason)) => parsed.notes.push(Note {
-                kind,
-                origin,
-                text,
-                reason,
-            }),
-        }
-    }
-    Ok(parsed)
+    Ok(Parsed::from_locked(
+        &source.name,
+        lock.packages.iter().map(|package| {
+            let origin = format!("{}:{}", source.name, package.name);
+            let outcome = wanted(package, &origin);
+            (package.name.as_str(), package.version.as_deref(), outcome)
+        }),
+    ))
 }
 
 fn wanted(package: &Package, origin: &str) -> Result<Wanted, (NoteKind, String)> {

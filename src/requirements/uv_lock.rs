@@ -7,8 +7,7 @@
 use serde::Deserialize;
 
 use super::{
-    LockError, Note, NoteKind, Parsed, PinnedFile, Source, Wanted, exactly, filename_from_url,
-    sha256_of,
+    LockError, NoteKind, Parsed, PinnedFile, Source, Wanted, exactly, filename_from_url, sha256_of,
 };
 use crate::model::ProjectName;
 
@@ -41,24 +40,14 @@ pub fn parse_uv_lock(source: &Source) -> Result<Parsed, LockError> {
         source_name: source.name.clone(),
         message: format!("not a uv.lock: {e}"),
     })?;
-    let mut parsed = Parsed::default();
-    for package in lock.package {
-        let origin = format!("{}:{}", source.name, package.name);
-        let text = match &package.version {
-            Some(v) => format!("{} {v}", package.name),
-            None => package.name.clone(),
-        };
-        match wanted(&package, &origin) {
-            Ok(wanted) => parsed.wanted.push(wanted),
-            Err((kind, reason)) => parsed.notes.push(Note {
-                kind,
-                origin,
-                text,
-                reason,
-            }),
-        }
-    }
-    Ok(parsed)
+    Ok(Parsed::from_locked(
+        &source.name,
+        lock.package.iter().map(|package| {
+            let origin = format!("{}:{}", source.name, package.name);
+            let outcome = wanted(package, &origin);
+            (package.name.as_str(), package.version.as_deref(), outcome)
+        }),
+    ))
 }
 
 fn wanted(package: &Package, origin: &str) -> Result<Wanted, (NoteKind, String)> {
