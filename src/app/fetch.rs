@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use reqwest::StatusCode;
 use reqwest::header::{ETAG, HeaderMap, LAST_MODIFIED};
 use tokio::sync::watch;
@@ -240,11 +240,7 @@ impl App {
         let (etag, last_modified) = (header(ETAG), header(LAST_MODIFIED));
         let _ = tx.send(SpoolState::Filling { written: 0, total });
         let mut body = response.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| transport_error(&url, &e))?;
-            staging.write(&chunk).await?;
-            self.inner.metrics.bytes_from_upstream(chunk.len());
-            let written = staging.visible_len();
+        let publish = |written: u64| {
             // Wake followers only when there is something new for them to read.
             tx.send_if_modified(|state| {
                 let changed =
@@ -252,6 +248,24 @@ impl App {
                 *state = SpoolState::Filling { written, total };
                 changed
             });
+        };
+        loop {
+            // Batch writes while the upstream is faster than us, but hand
+            // followers what arrived whenever we would wait for more: a slow
+            // upstream then costs no extra latency to the first byte.
+            let next = match body.next().now_or_never() {
+                Some(next) => next,
+                None => {
+                    staging.flush().await?;
+                    publish(staging.visible_len());
+                    body.next().await
+                }
+            };
+            let Some(chunk) = next else { break };
+            let chunk = chunk.map_err(|e| transport_error(&url, &e))?;
+            staging.write(&chunk).await?;
+            self.inner.metrics.bytes_from_upstream(chunk.len());
+            publish(staging.visible_len());
         }
         if let Some(total) = total
             && staging.len() != total
