@@ -71,6 +71,14 @@ ensure_venv() {
   export VENV
 }
 
+# ensure_uv: uv in the bench venv (for the real-client scenario).
+ensure_uv() {
+  if [ ! -x "$VENV/bin/uv" ]; then
+    log "installing uv into $VENV"
+    "$VENV/bin/pip" install -q uv
+  fi
+}
+
 # free_port: print a TCP port that is free on 127.0.0.1 right now.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -94,9 +94,14 @@ def render_download(d):
 from render_proxy import render_proxy  # noqa: E402  (kept in its own file)
 
 
+from render_extra import render_clients, render_startup, render_warm  # noqa: E402
+
 SECTIONS = {
     "download": render_download,
     "proxy": render_proxy,
+    "warm": render_warm,
+    "clients": render_clients,
+    "startup": render_startup,
 }
 
 

@@ -7,9 +7,16 @@
 # (release), generates the fixture index, runs bench/proxies.py and renders the
 # results into BENCHMARKS.md.
 #
-# Usage: bash bench/run.sh [--with-500m] [--download]
+# Then bench/extra.py: `larder warm` of 100 projects (a few seconds) always, and
+# behind flags the slower scenarios.
+#
+# Usage: bash bench/run.sh [--with-500m] [--download] [--clients] [--startup] [--all] [--no-proxies]
 #   --with-500m   also a 500 MiB file in the warm file scenario (needs ~3 GiB disk)
 #   --download    also run bench/download.sh (larder download vs curl)
+#   --clients     also pip / uv installs through every proxy (~1 minute; installs uv into the venv)
+#   --startup     also larder's start-up with 1 million cached files (~1 minute, ~750 MiB disk)
+#   --all         --download --clients --startup
+#   --no-proxies  skip bench/proxies.py (the ~8-minute suite), e.g. to rerun only the others
 # Environment: LARDER_BENCH_CACHE (default ~/.cache/larder-bench), LARDER_BIN
 #   (use this binary instead of building), BENCH_FILE_SECONDS (2),
 #   BENCH_PAGE_SECONDS (2), BENCH_ROUNDS (3), BENCH_LARDER_LOG (LARDER_LOG for larder).
@@ -19,10 +26,16 @@ source "$(dirname "$0")/lib.sh"
 
 with_500m=()
 download=0
+extra=(warm)
+proxies=1
 for arg in "$@"; do
   case "$arg" in
     --with-500m) with_500m=(--with-500m) ;;
     --download) download=1 ;;
+    --clients) extra+=(clients) ;;
+    --startup) extra+=(startup) ;;
+    --all) download=1; extra+=(clients startup) ;;
+    --no-proxies) proxies=0 ;;
     *) die "unknown argument $arg (see the header of $0)" ;;
   esac
 done
@@ -34,9 +47,21 @@ ensure_venv
 log "fixture index in $BENCH_CACHE/fixture"
 python3 "$BENCH_DIR/fixture.py" "$BENCH_CACHE/fixture" "${with_500m[@]}" >/dev/null
 
-log "running the proxy benchmarks (about 7 minutes)"
-python3 "$BENCH_DIR/proxies.py" --cache "$BENCH_CACHE" --venv "$VENV" --larder "$LARDER" \
-  "${with_500m[@]}" &
+python3 "$BENCH_DIR/fixture.py" "$BENCH_CACHE/fixture-many" --many >/dev/null
+
+if [ "$proxies" = 1 ]; then
+  log "running the proxy benchmarks (about 8 minutes)"
+  python3 "$BENCH_DIR/proxies.py" --cache "$BENCH_CACHE" --venv "$VENV" --larder "$LARDER" \
+    "${with_500m[@]}" &
+  BENCH_PIDS+=($!)
+  wait $!
+fi
+
+case " ${extra[*]} " in
+  *" clients "*) ensure_uv ;;
+esac
+log "running bench/extra.py: ${extra[*]}"
+python3 "$BENCH_DIR/extra.py" --cache "$BENCH_CACHE" --venv "$VENV" --larder "$LARDER" "${extra[@]}" &
 BENCH_PIDS+=($!)
 wait $!
 
