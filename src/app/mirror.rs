@@ -28,6 +28,27 @@ use crate::upstream::redact;
 /// Checksum files larger than this are not read (they are lists of lines).
 const MAX_CHECKSUM_FILE: u64 = 4 * 1024 * 1024;
 
+/// Digests of immutable mirror paths already served, so a warm request needs
+/// no catalog lookup. Bounded: past the cap it starts over.
+#[derive(Debug, Default)]
+pub(super) struct MirrorPaths(Mutex<HashMap<(String, String), Sha256Hex>>);
+
+impl MirrorPaths {
+    fn get(&self, key: &(String, String)) -> Option<Sha256Hex> {
+        self.0.lock().expect("poisoned").get(key).cloned()
+    }
+
+    fn insert(&self, key: (String, String), sha256: Sha256Hex) {
+        let mut paths = self.0.lock().expect("poisoned");
+        if paths.len() >= MAX_HOT_PATHS {
+            paths.clear();
+        }
+        paths.insert(key, sha256);
+    }
+}
+
+const MAX_HOT_PATHS: usize = 65_536;
+
 /// Past this many remembered 404s, expired ones are dropped.
 const MAX_REMEMBERED: usize = 4096;
 
@@ -77,23 +98,35 @@ impl App {
             path = format!("{path}?{query}");
         }
         let immutable = mirror.policy == MirrorPolicy::Immutable;
+        let key = (name.to_owned(), path.clone());
+
+        // An immutable path never changes its bytes: once known, serve it
+        // without asking the catalog (a pruned blob falls through below).
+        if immutable
+            && let Some(sha256) = self.inner.mirror_paths.get(&key)
+            && let Some(opened) = self.open_stored(&sha256, true).await?
+        {
+            return Ok(opened);
+        }
 
         let stored = self.stored_mirror_entry(mirror, &path).await?;
         if let Some(entry) = &stored
             && (self.offline() || is_fresh(mirror.policy, entry))
             && let Some(opened) = self.open_stored(&entry.sha256, immutable).await?
         {
+            if immutable {
+                self.inner.mirror_paths.insert(key, entry.sha256.clone());
+            }
             return Ok(opened);
         }
         if self.offline() {
             return Err(offline_miss(&format!("`{path}` of mirror `{name}`")));
         }
-        let missing_key = (name.to_owned(), path.clone());
         if stored.is_none()
             && self
                 .inner
                 .missing_paths
-                .contains(&missing_key, self.config().not_found_ttl)
+                .contains(&key, self.config().not_found_ttl)
         {
             return Err(Error::not_found(format!(
                 "no source of mirror `{name}` has `{path}`"
@@ -128,7 +161,7 @@ impl App {
         {
             self.inner
                 .missing_paths
-                .insert(missing_key, self.config().not_found_ttl);
+                .insert(key, self.config().not_found_ttl);
         }
         result
     }

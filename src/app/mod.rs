@@ -80,6 +80,7 @@ struct Inner {
     pages: pages::PageCache,
     fetches: fetch::InFlight,
     missing_paths: mirror::MissingPaths,
+    mirror_paths: mirror::MirrorPaths,
     private_projects: private::PrivateProjects,
     metrics: Metrics,
     /// Credentials that recently passed an argon2 check.
@@ -120,6 +121,7 @@ impl App {
                 pages: pages::PageCache::default(),
                 fetches: fetch::InFlight::default(),
                 missing_paths: mirror::MissingPaths::default(),
+                mirror_paths: mirror::MirrorPaths::default(),
                 private_projects: private::PrivateProjects::default(),
                 metrics: Metrics::default(),
                 verified: crate::auth::cache::VerifiedCache::default(),
