@@ -4,6 +4,7 @@
 
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -139,24 +140,56 @@ async fn body_response(
     Ok(response)
 }
 
-/// The bytes `start..end` of a stored file, read with positioned reads of
-/// [`READ_CHUNK`] on the blocking pool: one thread hop per chunk, and memory
-/// per response bounded by the chunk size whatever the file's size.
+/// Stored-file responses being sent right now, across all connections.
+static ACTIVE_READS: AtomicUsize = AtomicUsize::new(0);
+
+/// What all stored-file responses together may hold in read buffers: with
+/// few clients each gets [`READ_CHUNK`], with many each gets a share, so
+/// memory stays flat however many (slow) clients there are.
+const READ_BUDGET: usize = 8 * 1024 * 1024;
+const MIN_READ_CHUNK: usize = 32 * 1024;
+
+/// Counts one response in [`ACTIVE_READS`] while it lives.
+struct ActiveRead;
+
+impl ActiveRead {
+    fn start() -> Self {
+        ACTIVE_READS.fetch_add(1, Ordering::Relaxed);
+        Self
+    }
+
+    /// This response's share of the read budget.
+    fn chunk(&self) -> usize {
+        let active = ACTIVE_READS.load(Ordering::Relaxed).max(1);
+        (READ_BUDGET / active).clamp(MIN_READ_CHUNK, READ_CHUNK)
+    }
+}
+
+impl Drop for ActiveRead {
+    fn drop(&mut self) {
+        ACTIVE_READS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The bytes `start..end` of a stored file, read with positioned reads on
+/// the blocking pool: one thread hop per chunk, and memory per response
+/// bounded by its share of [`READ_BUDGET`] whatever the file's size.
 fn read_range(
     file: std::fs::File,
     start: u64,
     end: u64,
 ) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send {
     let file = Arc::new(file);
+    let active = Arc::new(ActiveRead::start());
     futures::stream::try_unfold(start, move |pos| {
         let file = file.clone();
+        let active = active.clone();
         async move {
             if pos >= end {
                 return Ok(None);
             }
-            let want = usize::try_from(end - pos)
-                .unwrap_or(READ_CHUNK)
-                .min(READ_CHUNK);
+            let chunk = active.chunk();
+            let want = usize::try_from(end - pos).unwrap_or(chunk).min(chunk);
             // Allocated here, on a runtime thread, where hyper will also free
             // it: buffers allocated on pool threads and freed elsewhere
             // scatter over glibc's per-thread arenas and inflate memory.
