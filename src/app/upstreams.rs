@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use url::Url;
 
+use crate::auth::basic;
 use crate::config::UpstreamConfig;
 
 /// What larder asks upstreams for: JSON first, HTML as the fallback.
@@ -26,8 +27,7 @@ impl Upstream {
     pub(crate) fn new(config: &UpstreamConfig) -> Self {
         let authorization = config.username.as_ref().and_then(|user| {
             let password = config.password.as_ref().map_or("", |p| p.expose());
-            let token = base64_encode(format!("{user}:{password}").as_bytes());
-            let mut value = HeaderValue::from_str(&format!("Basic {token}")).ok()?;
+            let mut value = HeaderValue::from_str(&basic::header_value(user, password)).ok()?;
             value.set_sensitive(true);
             Some(value)
         });
@@ -70,46 +70,5 @@ impl Upstream {
             headers.insert(AUTHORIZATION, value.clone());
         }
         headers
-    }
-}
-
-fn base64_encode(input: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(TABLE[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        let cases = [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("ci:pw", "Y2k6cHc="),
-        ];
-        for (raw, encoded) in cases {
-            assert_eq!(base64_encode(raw.as_bytes()), encoded, "{raw}");
-        }
     }
 }

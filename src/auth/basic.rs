@@ -33,6 +33,37 @@ pub fn parse(header: &str) -> Option<Credentials> {
     Some(Credentials::new(user, password))
 }
 
+/// The `Authorization` value for `user` and `password` (what larder sends
+/// to upstreams that want credentials).
+pub fn header_value(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64_encode(format!("{user}:{password}").as_bytes())
+    )
+}
+
+/// Standard base64 with padding.
+fn base64_encode(input: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(TABLE[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Standard base64 with padding (what clients send); `None` on anything else.
 fn base64_decode(input: &str) -> Option<Vec<u8>> {
     fn value(c: u8) -> Option<u32> {
@@ -70,6 +101,26 @@ fn base64_decode(input: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_values_round_trip() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("ci:pw", "Y2k6cHc="),
+        ];
+        for (raw, encoded) in cases {
+            assert_eq!(base64_encode(raw.as_bytes()), encoded, "{raw}");
+        }
+        let parsed = parse(&header_value("ci", "p:w")).unwrap();
+        assert_eq!(
+            (parsed.user.as_str(), parsed.password.expose()),
+            ("ci", "p:w")
+        );
+    }
 
     #[test]
     fn parses_basic_headers() {

@@ -522,7 +522,7 @@ fn check_upstream_url(key: &str, shown: &str, url: &Url) -> Result<()> {
 
 /// `url` with any `user:password@` replaced by `***@`. Works on text so that
 /// it also hides credentials in values that failed to parse as a URL.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let Some(authority_start) = url.find("://").map(|index| index + 3) else {
         return url.to_owned();
     };

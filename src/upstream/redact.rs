@@ -1,17 +1,10 @@
 use url::Url;
 
-/// The URL with any password (and the user name that goes with it) replaced
-/// by `***`, for logs and error messages.
+/// The URL with its credentials (user name and password) replaced by `***`,
+/// for logs and error messages. One rule for every URL larder shows: the
+/// configuration's text form (which also covers URLs that do not parse).
 pub fn redact(url: &Url) -> String {
-    if url.password().is_none() && url.username().is_empty() {
-        return url.to_string();
-    }
-    let mut shown = url.clone();
-    // Setting credentials only fails for URLs that cannot have them, and
-    // those have none to hide.
-    let _ = shown.set_username("***");
-    let _ = shown.set_password(None);
-    shown.to_string()
+    crate::config::redact_url(url.as_str())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use reqwest::header::{
 };
 
 use crate::common::index::{FixtureIndex, Flavor};
-use crate::common::server::{Larder, http};
+use crate::common::server::{Larder, get_bytes, http};
 use crate::common::tree;
 
 const WHEEL: &str = "larder_demo_lib-1.1-py3-none-any.whl";
@@ -132,14 +132,7 @@ async fn download_survives_its_first_client_leaving() {
     let _first_chunk = response.chunk().await.unwrap();
     drop(response);
     // A later client joins or finds the finished file; either way one fetch.
-    let body = http()
-        .get(larder.url(&path))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = get_bytes(larder.url(&path)).await;
     assert!(body == index.file_bytes(BIG));
     assert_eq!(index.hits(&upstream_path(BIG)), 1);
 }
@@ -164,7 +157,7 @@ async fn ranges_and_head_on_cached_and_in_flight_files() {
     // In flight: the first request starts the download, the ranges follow it.
     let first = tokio::spawn({
         let url = larder.url(&path);
-        async move { http().get(url).send().await.unwrap().bytes().await.unwrap() }
+        async move { get_bytes(url).await }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
     for round in ["in flight", "cached"] {
@@ -311,14 +304,7 @@ async fn corrupt_upstream_bytes_are_never_served_complete_nor_stored() {
 
     // Once the upstream is right again, the next request fetches cleanly.
     index.uncorrupt(BIG);
-    let body = http()
-        .get(larder.url(&path))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = get_bytes(larder.url(&path)).await;
     assert!(body == index.file_bytes(BIG));
 }
 
@@ -337,14 +323,7 @@ async fn truncated_upstream_transfer_is_an_error_and_retried_cleanly() {
     assert!(staging(&larder).is_empty());
 
     index.untruncate(BIG);
-    let body = http()
-        .get(larder.url(&path))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = get_bytes(larder.url(&path)).await;
     assert!(body == index.file_bytes(BIG));
     assert_eq!(index.hits(&upstream_path(BIG)), 2);
 }

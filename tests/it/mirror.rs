@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::FixtureServer;
-use crate::common::server::{Larder, http};
+use crate::common::server::{Larder, get_bytes, http};
 
 /// Three sources: the first lacks some files (404) and fails others (500),
 /// the second is down, the third has everything.
@@ -133,7 +133,7 @@ async fn concurrent_requests_fetch_once_and_ranges_work() {
     let url = larder.url("/mirror/m/distfiles/big.tar.xz");
     let clients = (0..16).map(|_| {
         let url = url.clone();
-        tokio::spawn(async move { http().get(url).send().await.unwrap().bytes().await.unwrap() })
+        tokio::spawn(async move { get_bytes(url).await })
     });
     for body in futures::future::join_all(clients).await {
         assert!(body.unwrap() == big);

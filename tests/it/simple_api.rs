@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AGE, CONTENT_TYPE, LOCATION, VARY};
 
 use crate::common::index::{FixtureIndex, Flavor};
-use crate::common::server::{Larder, http};
+use crate::common::server::{Larder, get_bytes};
 
 const JSON: &str = "application/vnd.pypi.simple.v1+json";
 const HTML: &str = "application/vnd.pypi.simple.v1+html";
@@ -268,14 +268,7 @@ async fn local_view_lists_only_stored_files() {
 
     let first = &files[0];
     let url = first["url"].as_str().unwrap().trim_start_matches("../..");
-    let bytes = http()
-        .get(larder.url(url))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let bytes = get_bytes(larder.url(url)).await;
     assert_eq!(bytes, index.file_bytes(first["filename"].as_str().unwrap()));
 
     let hits = index.total_hits();

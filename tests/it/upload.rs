@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 use crate::common::private::{
     Form, PASSWORD, PrivateLarder, basic, blake2b_256_hex, dist, sha256_hex,
 };
-use crate::common::server::http;
+use crate::common::server::{get_bytes, http};
 
 const LIB_WHEEL: &str = "larder_private_lib-0.3-py3-none-any.whl";
 const LIB_SDIST: &str = "larder_private_lib-0.3.tar.gz";
@@ -64,14 +64,7 @@ async fn accepted_uploads_are_listed_with_hashes_requires_python_and_metadata() 
             .unwrap()
             .join(wheel["url"].as_str().unwrap())
             .unwrap();
-        let bytes = http()
-            .get(url.clone())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let bytes = get_bytes(url.clone()).await;
         assert_eq!(bytes, dist(LIB_WHEEL));
         let metadata = http().get(format!("{url}.metadata")).send().await.unwrap();
         assert_eq!(metadata.status(), StatusCode::OK);

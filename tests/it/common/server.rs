@@ -98,3 +98,8 @@ impl Larder {
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
+
+/// The body of a GET of `url`, read whole (test files are small).
+pub async fn get_bytes(url: impl reqwest::IntoUrl) -> bytes::Bytes {
+    http().get(url).send().await.unwrap().bytes().await.unwrap()
+}
