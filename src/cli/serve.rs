@@ -1,7 +1,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use axum::serve::ListenerExt;
 use tracing::{info, warn};
 
 use super::{Cli, ConfigFlags};
@@ -40,13 +39,8 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         .map_err(|e| Error::storage("cannot write to stdout", e))?;
     drop(out);
 
-    // Without TCP_NODELAY a small response whose headers and body leave in
-    // two writes waits for the client's delayed ACK: ~40 ms per small file.
-    let listener = listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            warn!("cannot set TCP_NODELAY on a connection: {e}");
-        }
-    });
+    // Connections that send stored files with sendfile(2).
+    let listener = crate::http::zero_copy::Listener(listener);
     axum::serve(listener, crate::http::router(app.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await

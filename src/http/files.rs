@@ -17,6 +17,7 @@ use futures::StreamExt;
 
 use super::ApiError;
 use super::range::{self, RangeRequest};
+use super::zero_copy;
 use crate::app::{App, FileBody, OpenedFile};
 use crate::model::Sha256Hex;
 
@@ -113,14 +114,24 @@ async fn body_response(
     let (start, end) = range.map_or((0, opened.len), |r| (r.start, Some(r.end)));
     let body = match opened.body {
         FileBody::Stored(file) => {
-            let file = file.into_std().await;
-            let app = app.clone();
-            let stream = read_range(file, start, end.unwrap_or_default()).inspect(move |chunk| {
-                if let Ok(bytes) = chunk {
+            let file = Arc::new(file.into_std().await);
+            let end = end.unwrap_or_default();
+            match zero_copy::map(file.clone(), start, end) {
+                Ok(bytes) => {
                     app.metrics().bytes_from_cache(bytes.len());
+                    Body::from(bytes)
                 }
-            });
-            Body::from_stream(stream)
+                // A filesystem that cannot map files: read and copy them.
+                Err(e) => {
+                    tracing::debug!("cannot map a stored file, reading it instead: {e}");
+                    let app = app.clone();
+                    Body::from_stream(read_range(file, start, end).inspect(move |chunk| {
+                        if let Ok(bytes) = chunk {
+                            app.metrics().bytes_from_cache(bytes.len());
+                        }
+                    }))
+                }
+            }
         }
         FileBody::Following(spool) => Body::from_stream(spool.follow(start, end)),
     };
@@ -171,15 +182,15 @@ impl Drop for ActiveRead {
     }
 }
 
-/// The bytes `start..end` of a stored file, read with positioned reads on
+/// The bytes `start..end` of a stored file where it cannot be mapped, read
+/// with positioned reads on
 /// the blocking pool: one thread hop per chunk, and memory per response
 /// bounded by its share of [`READ_BUDGET`] whatever the file's size.
 fn read_range(
-    file: std::fs::File,
+    file: Arc<std::fs::File>,
     start: u64,
     end: u64,
 ) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send {
-    let file = Arc::new(file);
     let active = Arc::new(ActiveRead::start());
     futures::stream::try_unfold(start, move |pos| {
         let file = file.clone();

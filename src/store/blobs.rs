@@ -70,17 +70,28 @@ impl BlobStore {
     /// Opens a stored blob for reading; `None` when it is not stored.
     pub async fn open_blob(&self, key: &Sha256Hex) -> Result<Option<(tokio::fs::File, u64)>> {
         let path = self.path(key);
-        let file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::storage(format!("cannot open blob `{key}`"), e)),
-        };
-        let len = file
-            .metadata()
-            .await
-            .map_err(|e| Error::storage(format!("cannot stat blob `{key}`"), e))?
-            .len();
-        Ok(Some((file, len)))
+        // Open and stat in one trip to the blocking pool: this is every warm
+        // file request's only one.
+        let opened = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&path)?;
+            let len = file.metadata()?.len();
+            Ok::<_, std::io::Error>((file, len))
+        })
+        .await
+        .map_err(|e| {
+            Error::storage(
+                format!("cannot open blob `{key}`"),
+                std::io::Error::other(e),
+            )
+        })?;
+        match opened {
+            Ok((file, len)) => Ok(Some((tokio::fs::File::from_std(file), len))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::storage(
+                format!("cannot open or stat blob `{key}`"),
+                e,
+            )),
+        }
     }
 
     /// Verifies `staged` against `expected` (`what` names the source in
