@@ -11,7 +11,8 @@
 # behind flags the slower scenarios.
 #
 # Usage: bash bench/run.sh [--with-500m] [--download] [--clients] [--startup] [--all] [--no-proxies]
-#   --with-500m   also a 500 MiB file in the warm file scenario (needs ~3 GiB disk)
+#   --with-500m   also a 500 MiB file in the warm file scenario, and 500 slow clients
+#                 reading it through each proxy (needs ~3 GiB disk)
 #   --download    also run bench/download.sh (larder download vs curl)
 #   --clients     also pip / uv installs through every proxy (~1 minute; installs uv into the venv)
 #   --startup     also larder's start-up with 1 million cached files (~1 minute, ~750 MiB disk)
