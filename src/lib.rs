@@ -12,6 +12,7 @@
 //! - [`download`]: the `larder download` utility and its download cache.
 //! - [`auth`]: credentials, API tokens and argon2 password hashes.
 //! - [`export`]: offline bundle layouts, their `MANIFEST`, `.tar.zst` archives.
+//! - [`zero_copy`]: bodies that sockets send with `sendfile(2)`, never copying them.
 //!
 //! See `ARCHITECTURE.md` for where to start reading.
 
@@ -29,5 +30,6 @@ pub mod model;
 pub mod requirements;
 pub mod store;
 pub mod upstream;
+pub mod zero_copy;
 
 pub use error::{Error, ErrorKind, Result};

@@ -40,7 +40,7 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     drop(out);
 
     // Connections that send stored files with sendfile(2).
-    let listener = crate::http::zero_copy::Listener(listener);
+    let listener = crate::zero_copy::Listener(listener);
     axum::serve(listener, crate::http::router(app.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -17,9 +17,10 @@ use futures::StreamExt;
 
 use super::ApiError;
 use super::range::{self, RangeRequest};
-use super::zero_copy;
+
 use crate::app::{App, FileBody, OpenedFile};
 use crate::model::Sha256Hex;
+use crate::zero_copy;
 
 pub(super) fn routes() -> Router<App> {
     Router::new().route("/files/{sha256}/{filename}", get(file))

@@ -12,7 +12,6 @@ pub mod range;
 mod simple;
 mod upload;
 mod warm;
-pub mod zero_copy;
 
 use axum::Router;
 use axum::extract::{Request, State};

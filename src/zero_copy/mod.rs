@@ -5,7 +5,9 @@
 //!
 //! - [`map`] turns the requested bytes of a stored file into a read-only
 //!   shared memory map, registers the map's address range with the file it
-//!   came from, and hands hyper the map as an ordinary `Bytes` body. Nothing
+//!   came from, and hands hyper the map as an ordinary `Bytes` body.
+//!   [`in_memory_file`] does the same for a large body made in memory (a
+//!   rendered page served many times), through a sealed `memfd`. Nothing
 //!   in user space reads it, so no page of it is ever faulted in: the map
 //!   costs address space, not memory, however large the file or many the
 //!   clients.
@@ -16,12 +18,13 @@
 //!
 //! Whatever reads a mapped body anyway (an HTTP/2 connection's framing, a
 //! test) gets the file's true bytes: the shortcut changes how bytes travel,
-//! never which. The one requirement is that a blob is never truncated while
-//! it is being served, which holds because blobs are written once under a
-//! staging name and renamed into place (see `store`).
+//! never which. The one requirement is that a mapped file is never
+//! truncated while it is being served, which holds because blobs are written
+//! once under a staging name and renamed into place (see `store`), and memory
+//! files are sealed against any change.
 
 mod mapping;
 mod socket;
 
-pub(super) use mapping::map;
+pub use mapping::{in_memory_file, map};
 pub use socket::{Listener, Socket};
