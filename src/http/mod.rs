@@ -7,6 +7,7 @@ mod access;
 mod error;
 mod files;
 mod mirror;
+mod observe;
 mod ops;
 pub mod range;
 mod simple;
@@ -14,11 +15,9 @@ mod upload;
 mod warm;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::State;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::app::App;
 
@@ -38,12 +37,10 @@ pub fn router(app: App) -> Router {
             app.clone(),
             access::guard_reads,
         ))
-        .layer(middleware::from_fn_with_state(app.clone(), count_request))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            observe::observe,
+        ))
         .with_state(app)
 }
 
@@ -60,9 +57,4 @@ async fn unmatched(
         },
         None => error::unknown_route(uri).await.into_response(),
     }
-}
-
-async fn count_request(State(app): State<App>, request: Request, next: Next) -> Response {
-    app.metrics().request();
-    next.run(request).await
 }

@@ -350,3 +350,47 @@ async fn upstream_timeouts_are_bad_gateway_then_stale() {
     let page: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(page, cached);
 }
+
+#[tokio::test]
+async fn every_request_is_logged_once_with_its_status() {
+    let index = FixtureIndex::start(Flavor::Both).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("larder.log");
+    let larder = Larder::start_with_json_log(&["--upstream", &index.simple_url()], &log).await;
+    let ok = get(&larder.url("/simple/larder-demo-lib/?format=json"), None).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let missing = get(&larder.url("/simple/no-such-project/"), None).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(larder.terminate().await.code(), Some(0));
+
+    let requests: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .filter(|line: &serde_json::Value| line["target"] == "larder::request")
+        .collect();
+    let seen: Vec<(String, String, u64)> = requests
+        .iter()
+        .map(|line| {
+            let fields = &line["fields"];
+            assert_eq!(line["level"], "INFO", "{line}");
+            assert!(fields["micros"].is_u64(), "{line}");
+            (
+                fields["method"].as_str().unwrap().to_owned(),
+                fields["uri"].as_str().unwrap().to_owned(),
+                fields["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "GET".into(),
+                "/simple/larder-demo-lib/?format=json".into(),
+                200
+            ),
+            ("GET".into(), "/simple/no-such-project/".into(), 404),
+        ]
+    );
+}

@@ -27,20 +27,44 @@ impl Larder {
 
     /// Starts `larder serve` on an existing data directory (a restart).
     pub async fn start_in(data_dir: &Path, args: &[&str]) -> Self {
+        Self::start_logging_to(data_dir, args, None).await
+    }
+
+    /// Starts `larder serve` with a fresh data directory, logging at INFO as
+    /// JSON lines into `log` instead of the test's stderr.
+    pub async fn start_with_json_log(args: &[&str], log: &Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut larder = Self::start_logging_to(&dir.path().join("data"), args, Some(log)).await;
+        larder.dir = Some(std::sync::Arc::new(dir));
+        larder
+    }
+
+    async fn start_logging_to(data_dir: &Path, args: &[&str], log: Option<&Path>) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_larder"));
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--cache-dir"])
             .arg(data_dir)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .kill_on_drop(true);
         for (key, _) in std::env::vars() {
             if key.starts_with("LARDER_") || key.to_ascii_lowercase().ends_with("_proxy") {
                 command.env_remove(key);
             }
         }
-        command.env("LARDER_LOG", "larder=warn");
+        match log {
+            Some(log) => {
+                command
+                    .stderr(std::fs::File::create(log).unwrap())
+                    .env("LARDER_LOG", "info")
+                    .env("LARDER_LOG_FORMAT", "json");
+            }
+            None => {
+                command
+                    .stderr(Stdio::inherit())
+                    .env("LARDER_LOG", "larder=warn");
+            }
+        }
         let mut child = command.spawn().expect("cannot start larder serve");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
