@@ -106,9 +106,7 @@ impl PageEntry {
             Format::Html => &self.html,
             Format::Json => &self.json,
         };
-        // Served many times: large renderings leave through sendfile.
-        cell.get_or_init(|| crate::zero_copy::in_memory_file(self.render(format, "../../")))
-            .clone()
+        cell.get_or_init(|| self.render(format, "../../")).clone()
     }
 
     fn age(&self) -> Duration {

@@ -59,10 +59,6 @@ pub(super) fn source_of(ptr: *const u8) -> Option<Source> {
 ///
 /// [`Socket`]: super::Socket
 pub fn map(file: Arc<File>, start: u64, end: u64) -> io::Result<Bytes> {
-    map_as(file, start, end, false)
-}
-
-fn map_as(file: Arc<File>, start: u64, end: u64, memory_file: bool) -> io::Result<Bytes> {
     if start >= end {
         return Ok(Bytes::new());
     }
@@ -102,71 +98,14 @@ fn map_as(file: Arc<File>, start: u64, end: u64, memory_file: bool) -> io::Resul
     let map = Map {
         ptr: ptr.cast(),
         len,
-        memory_file,
     };
     Ok(Bytes::from_owner(map).slice(lead..))
-}
-
-/// Bodies smaller than this cost less to copy than to map.
-const MIN_MEMORY_FILE: usize = 64 * 1024;
-/// The most memory files alive at once: each holds a file descriptor, and
-/// connections need those more.
-const MAX_MEMORY_FILES: usize = 256;
-static MEMORY_FILES: AtomicUsize = AtomicUsize::new(0);
-
-/// `body` moved into a sealed memory file (`memfd`) and mapped like a stored
-/// file, for a large body sent many times (a rendered page): then each send
-/// is a `sendfile`, not a copy. Small bodies, and any body while
-/// [`MAX_MEMORY_FILES`] exist or when the kernel refuses, come back as they
-/// are.
-pub fn in_memory_file(body: Bytes) -> Bytes {
-    if body.len() < MIN_MEMORY_FILE {
-        return body;
-    }
-    if MEMORY_FILES.fetch_add(1, Ordering::Relaxed) >= MAX_MEMORY_FILES {
-        MEMORY_FILES.fetch_sub(1, Ordering::Relaxed);
-        return body;
-    }
-    match sealed_memory_file(&body)
-        .and_then(|file| map_as(Arc::new(file), 0, body.len() as u64, true))
-    {
-        Ok(mapped) => mapped,
-        Err(e) => {
-            MEMORY_FILES.fetch_sub(1, Ordering::Relaxed);
-            tracing::debug!(
-                "cannot keep a {}-byte body in a memory file: {e}",
-                body.len()
-            );
-            body
-        }
-    }
-}
-
-/// A memory file holding `bytes`, sealed so that nothing can change, shrink
-/// or grow it while it is mapped.
-fn sealed_memory_file(bytes: &[u8]) -> io::Result<File> {
-    use rustix::fs::{MemfdFlags, SealFlags};
-    use std::io::Write;
-
-    let fd = rustix::fs::memfd_create(
-        "larder-body",
-        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-    )?;
-    let mut file = File::from(fd);
-    file.write_all(bytes)?;
-    rustix::fs::fcntl_add_seals(
-        &file,
-        SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
-    )?;
-    Ok(file)
 }
 
 /// One live map; unregistered and unmapped when the last `Bytes` of it goes.
 struct Map {
     ptr: *mut u8,
     len: usize,
-    /// Counted in [`MEMORY_FILES`].
-    memory_file: bool,
 }
 
 // SAFETY: the map is read-only and owned by this value alone; moving it or
@@ -192,9 +131,6 @@ impl Drop for Map {
             .remove(&(self.ptr as usize));
         if removed.is_some() {
             LIVE.fetch_sub(1, Ordering::Release);
-        }
-        if self.memory_file {
-            MEMORY_FILES.fetch_sub(1, Ordering::Relaxed);
         }
         // SAFETY: exactly the range mmap returned; no `Bytes` of it is left.
         if let Err(e) = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) } {
@@ -235,25 +171,6 @@ mod tests {
         let addr = body.as_ptr();
         drop((body, tail));
         assert!(source_of(addr).is_none(), "unregistered once dropped");
-    }
-
-    #[test]
-    fn large_bodies_move_into_sealed_memory_files_small_ones_stay() {
-        let small = Bytes::from(vec![7u8; MIN_MEMORY_FILE - 1]);
-        let kept = in_memory_file(small.clone());
-        assert_eq!(kept.as_ptr(), small.as_ptr(), "small bodies are not moved");
-
-        let large: Bytes = (0..200_000u32).map(|i| (i % 253) as u8).collect();
-        let moved = in_memory_file(large.clone());
-        assert_eq!(moved, large);
-        let source = source_of(moved[1000..].as_ptr()).expect("a mapped body");
-        assert_eq!(source.offset, 1000);
-        let error = source.file.set_len(10).unwrap_err();
-        assert_eq!(
-            error.raw_os_error(),
-            Some(rustix::io::Errno::PERM.raw_os_error()),
-            "{error}"
-        );
     }
 
     #[test]
