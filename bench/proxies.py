@@ -455,7 +455,7 @@ http {{
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_cache bench;
-      proxy_cache_valid 200 10m;
+      proxy_cache_valid 200 1d;     # never expires during a run (an expired entry is refetched by every client at once)
       proxy_cache_lock on;          # coalesce misses: one upstream fetch per key
       proxy_cache_lock_timeout 120s;
       proxy_cache_lock_age 120s;
