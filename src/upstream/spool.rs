@@ -8,14 +8,13 @@
 //! digest and committed the blob, so no client ever receives a complete,
 //! successful response for bytes that turn out to be wrong.
 
-use std::io::{self, SeekFrom};
+use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use tokio::fs::File;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::watch;
 
 use crate::error::ErrorKind;
@@ -97,7 +96,7 @@ impl Spool {
 
 struct Follower {
     spool: Spool,
-    file: Option<File>,
+    file: Option<Arc<std::fs::File>>,
     pos: u64,
     end: Option<u64>,
 }
@@ -154,36 +153,32 @@ impl Follower {
             .map_err(|_| io::Error::other("the download was abandoned"))
     }
 
+    /// Everything written from `pos` up to `limit`, mapped: the bytes go out
+    /// with `sendfile` (see `zero_copy`), however many followers there are.
+    /// The staging file is only ever appended to, so the map stays whole.
+    /// Where files cannot be mapped, a copied chunk instead.
     async fn read(&mut self, limit: u64) -> io::Result<Bytes> {
-        let Some(file) = self.file.as_mut() else {
+        let Some(file) = self.file.clone() else {
             return Err(io::Error::other("spooled file not open"));
         };
-        let want = usize::try_from(limit - self.pos)
-            .unwrap_or(CHUNK)
-            .min(CHUNK);
-        let mut buf = BytesMut::zeroed(want);
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the spooled file ended early",
-            ));
-        }
-        buf.truncate(n);
-        self.pos += n as u64;
-        Ok(buf.freeze())
+        let bytes = match crate::zero_copy::map(file.clone(), self.pos, limit) {
+            Ok(bytes) => bytes,
+            Err(_) => read_chunk(file, self.pos, limit).await?,
+        };
+        self.pos += bytes.len() as u64;
+        Ok(bytes)
     }
 
     /// Opens the staging file while filling, the committed blob once done;
     /// `None` when the staging file was just moved (an open handle would
     /// have survived that rename, a new open does not).
-    async fn open(&self, state: &SpoolState) -> io::Result<Option<File>> {
+    async fn open(&self, state: &SpoolState) -> io::Result<Option<Arc<std::fs::File>>> {
         let path = match state {
             SpoolState::Done { path, .. } => path,
             _ => &self.spool.staging,
         };
-        let mut file = match File::open(path).await {
-            Ok(file) => file,
+        let file = match File::open(path).await {
+            Ok(file) => Arc::new(file.into_std().await),
             Err(e)
                 if e.kind() == io::ErrorKind::NotFound
                     && !matches!(state, SpoolState::Done { .. }) =>
@@ -192,9 +187,29 @@ impl Follower {
             }
             Err(e) => return Err(e),
         };
-        file.seek(SeekFrom::Start(self.pos)).await?;
         Ok(Some(file))
     }
+}
+
+/// Up to [`CHUNK`] bytes from `pos` (below `limit`), read on the blocking pool.
+async fn read_chunk(file: Arc<std::fs::File>, pos: u64, limit: u64) -> io::Result<Bytes> {
+    use std::os::unix::fs::FileExt;
+
+    let want = usize::try_from(limit - pos).unwrap_or(CHUNK).min(CHUNK);
+    let mut buf = BytesMut::zeroed(want);
+    tokio::task::spawn_blocking(move || {
+        let n = file.read_at(&mut buf, pos)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the spooled file ended early",
+            ));
+        }
+        buf.truncate(n);
+        Ok(buf.freeze())
+    })
+    .await
+    .map_err(io::Error::other)?
 }
 
 #[cfg(test)]
@@ -209,6 +224,13 @@ mod tests {
             out.extend_from_slice(&chunk?);
         }
         Ok(out)
+    }
+
+    /// Appends, as a staging file is written: never truncated, never rewritten.
+    fn append(path: &std::path::Path, bytes: &[u8]) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        file.write_all(bytes).unwrap();
     }
 
     fn spool(dir: &std::path::Path) -> (watch::Sender<SpoolState>, Spool) {
@@ -233,7 +255,7 @@ mod tests {
         })
         .unwrap();
         tokio::task::yield_now().await;
-        std::fs::write(dir.path().join("staging"), b"hello worl").unwrap();
+        append(&dir.path().join("staging"), b" worl");
         tx.send(SpoolState::Filling {
             written: 10,
             total: Some(10),
