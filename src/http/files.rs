@@ -17,7 +17,6 @@ use futures::StreamExt;
 
 use super::ApiError;
 use super::range::{self, RangeRequest};
-
 use crate::app::{App, FileBody, OpenedFile};
 use crate::model::Sha256Hex;
 use crate::zero_copy;
@@ -184,9 +183,9 @@ impl Drop for ActiveRead {
 }
 
 /// The bytes `start..end` of a stored file where it cannot be mapped, read
-/// with positioned reads on
-/// the blocking pool: one thread hop per chunk, and memory per response
-/// bounded by its share of [`READ_BUDGET`] whatever the file's size.
+/// with positioned reads on the blocking pool: one thread hop per chunk, and
+/// memory per response bounded by its share of [`READ_BUDGET`] whatever the
+/// file's size.
 fn read_range(
     file: Arc<std::fs::File>,
     start: u64,
