@@ -275,11 +275,10 @@ mod tests {
         (0..len).map(|i| (i * 7 % 251) as u8).collect()
     }
 
-    /// A file on the same filesystem as the build, where the page cache
-    /// applies (not tmpfs).
+    /// An unnamed file next to the sources, where the page cache applies
+    /// (a temporary directory may be tmpfs, which keeps every page).
     fn stored(bytes: &[u8]) -> Arc<File> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target");
-        let mut file = tempfile::tempfile_in(dir).unwrap();
+        let mut file = tempfile::tempfile_in(env!("CARGO_MANIFEST_DIR")).unwrap();
         file.write_all(bytes).unwrap();
         file.sync_all().unwrap();
         Arc::new(file)
