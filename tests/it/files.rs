@@ -16,33 +16,6 @@ use crate::common::tree;
 const WHEEL: &str = "larder_demo_lib-1.1-py3-none-any.whl";
 const BIG: &str = "larder_demo_big-1.0-py3-none-any.whl";
 
-/// The larder path of `filename`, as its project page links it.
-async fn file_path(larder: &Larder, project: &str, filename: &str) -> String {
-    let page: serde_json::Value = serde_json::from_slice(
-        &http()
-            .get(larder.url(&format!("/simple/{project}/")))
-            .header("accept", "application/vnd.pypi.simple.v1+json")
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let file = page["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["filename"] == filename)
-        .unwrap_or_else(|| panic!("{filename} not on {page}"));
-    file["url"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("../..")
-        .to_owned()
-}
-
 async fn setup() -> (FixtureIndex, Larder) {
     let index = FixtureIndex::start(Flavor::Both).await;
     let larder = Larder::start(&["--upstream", &index.simple_url()]).await;
@@ -68,7 +41,7 @@ fn staging(larder: &Larder) -> Vec<String> {
 #[tokio::test]
 async fn file_is_fetched_once_then_served_from_the_store() {
     let (index, larder) = setup().await;
-    let path = file_path(&larder, "larder-demo-lib", WHEEL).await;
+    let path = larder.file_path("larder-demo-lib", WHEEL).await;
     for _ in 0..3 {
         let response = http().get(larder.url(&path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
@@ -106,7 +79,7 @@ async fn file_is_fetched_once_then_served_from_the_store() {
 async fn thirty_two_concurrent_clients_cause_one_upstream_fetch() {
     let (index, larder) = setup().await;
     index.throttle(BIG, 64 * 1024, Duration::from_millis(5));
-    let path = file_path(&larder, "larder-demo-big", BIG).await;
+    let path = larder.file_path("larder-demo-big", BIG).await;
     let url = larder.url(&path);
     let clients = (0..32).map(|_| {
         let url = url.clone();
@@ -127,7 +100,7 @@ async fn thirty_two_concurrent_clients_cause_one_upstream_fetch() {
 async fn download_survives_its_first_client_leaving() {
     let (index, larder) = setup().await;
     index.throttle(BIG, 64 * 1024, Duration::from_millis(5));
-    let path = file_path(&larder, "larder-demo-big", BIG).await;
+    let path = larder.file_path("larder-demo-big", BIG).await;
     let mut response = http().get(larder.url(&path)).send().await.unwrap();
     let _first_chunk = response.chunk().await.unwrap();
     drop(response);
@@ -152,7 +125,7 @@ async fn ranges_and_head_on_cached_and_in_flight_files() {
     let bytes = index.file_bytes(BIG);
     let len = bytes.len();
     index.throttle(BIG, 64 * 1024, Duration::from_millis(10));
-    let path = file_path(&larder, "larder-demo-big", BIG).await;
+    let path = larder.file_path("larder-demo-big", BIG).await;
 
     // In flight: the first request starts the download, the ranges follow it.
     let first = tokio::spawn({
@@ -218,7 +191,7 @@ async fn ranges_and_head_on_cached_and_in_flight_files() {
 #[tokio::test]
 async fn core_metadata_files_are_served_and_cached() {
     let (index, larder) = setup().await;
-    let path = file_path(&larder, "larder-demo-lib", WHEEL).await;
+    let path = larder.file_path("larder-demo-lib", WHEEL).await;
     let metadata_path = format!("{path}.metadata");
     for _ in 0..2 {
         let response = http().get(larder.url(&metadata_path)).send().await.unwrap();
@@ -238,7 +211,7 @@ async fn core_metadata_files_are_served_and_cached() {
 #[tokio::test]
 async fn only_announced_digests_are_fetched() {
     let (index, larder) = setup().await;
-    let path = file_path(&larder, "larder-demo-lib", WHEEL).await;
+    let path = larder.file_path("larder-demo-lib", WHEEL).await;
     let sha = index.sha256(WHEEL);
     let cases = [
         (
@@ -273,7 +246,7 @@ async fn only_announced_digests_are_fetched() {
 #[tokio::test]
 async fn corrupt_upstream_bytes_are_never_served_complete_nor_stored() {
     let (index, larder) = setup().await;
-    let path = file_path(&larder, "larder-demo-big", BIG).await;
+    let path = larder.file_path("larder-demo-big", BIG).await;
     index.corrupt(BIG);
     let clients = (0..4).map(|_| {
         let url = larder.url(&path);
@@ -311,7 +284,7 @@ async fn corrupt_upstream_bytes_are_never_served_complete_nor_stored() {
 #[tokio::test]
 async fn truncated_upstream_transfer_is_an_error_and_retried_cleanly() {
     let (index, larder) = setup().await;
-    let path = file_path(&larder, "larder-demo-big", BIG).await;
+    let path = larder.file_path("larder-demo-big", BIG).await;
     index.truncate(BIG);
     let outcome: Option<Bytes> = match http().get(larder.url(&path)).send().await {
         Ok(response) if response.status() == StatusCode::OK => response.bytes().await.ok(),
@@ -350,7 +323,7 @@ async fn upstream_errors_and_timeouts_are_bad_gateway() {
 async fn graceful_shutdown_finishes_downloads_in_flight() {
     let (index, larder) = setup().await;
     index.throttle(BIG, 128 * 1024, Duration::from_millis(20));
-    let path = file_path(&larder, "larder-demo-big", BIG).await;
+    let path = larder.file_path("larder-demo-big", BIG).await;
     let mut response = http().get(larder.url(&path)).send().await.unwrap();
     let _first_chunk = response.chunk().await.unwrap();
     drop(response);
@@ -394,7 +367,7 @@ async fn stored_files_reach_real_clients_whole_over_http1_and_http2() {
         .collect();
     let (index, larder) = setup().await;
     index.add_file("larder-demo-huge", HUGE, bytes.clone());
-    let url = larder.url(&file_path(&larder, "larder-demo-huge", HUGE).await);
+    let url = larder.url(&larder.file_path("larder-demo-huge", HUGE).await);
     assert!(get_bytes(&url).await == bytes, "first (fetching) download");
 
     // Stored now: several curl processes at once over HTTP/1.1 ...

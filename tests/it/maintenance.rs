@@ -23,25 +23,8 @@ const PRIVATE_WHEEL: &str = "larder_private_lib-0.3-py3-none-any.whl";
 
 /// Downloads `filename` of `project` through larder, by its page's link.
 async fn fetch(larder: &Larder, project: &str, filename: &str) -> bytes::Bytes {
-    let page: Value = serde_json::from_slice(
-        &http()
-            .get(larder.url(&format!("/simple/{project}/?format=json")))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let file = page["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["filename"] == filename)
-        .unwrap_or_else(|| panic!("{filename} not on {page}"));
-    let path = file["url"].as_str().unwrap().trim_start_matches("../..");
-    let response = http().get(larder.url(path)).send().await.unwrap();
+    let path = larder.file_path(project, filename).await;
+    let response = http().get(larder.url(&path)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "{filename}");
     response.bytes().await.unwrap()
 }

@@ -98,6 +98,25 @@ impl Larder {
         self.url("/simple/")
     }
 
+    /// The larder path of `filename`, as `project`'s JSON page links it.
+    pub async fn file_path(&self, project: &str, filename: &str) -> String {
+        let page: serde_json::Value = serde_json::from_slice(
+            &get_bytes(self.url(&format!("/simple/{project}/?format=json"))).await,
+        )
+        .unwrap();
+        let file = page["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["filename"] == filename)
+            .unwrap_or_else(|| panic!("{filename} not on {page}"));
+        file["url"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("../..")
+            .to_owned()
+    }
+
     /// Stops the process (SIGKILL) and waits for it.
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
