@@ -1,8 +1,16 @@
 //! The crate-wide error: one [`Error`] whose [`ErrorKind`] says what went wrong
 //! in terms a caller can act on. `http::error` maps kinds to status codes and the
-//! CLI maps them to exit codes; module errors convert into it with `From`.
+//! CLI maps them to exit codes; module errors (`upstream::UpstreamError`, …)
+//! convert into it with `From`, and stay reachable as its source.
+//!
+//! The cause is kept as a source, not flattened into the message: `Display`
+//! shows the whole chain (what a log line needs) and a caller can still look
+//! at the cause. Causes are shared (`Arc`), which makes an error cheap to
+//! clone: every follower of a failed download gets the leader's error, causes
+//! included.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What kind of failure an [`Error`] is; callers decide on this, never on the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,12 +39,13 @@ pub enum ErrorKind {
     NotAcceptable,
 }
 
-/// An error with a kind and a message that names the value that caused it.
-#[derive(Debug)]
+/// An error with a kind, a message that names the value that caused it, and
+/// the cause, if any.
+#[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -52,8 +61,20 @@ impl Error {
 
     #[must_use]
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.source = Some(Arc::new(source));
         self
+    }
+
+    /// This error as the cause of a new one of `kind`: the new message says
+    /// what was being done, this error says why it failed.
+    #[must_use]
+    pub fn context(self, kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self::new(kind, message).with_source(self)
+    }
+
+    /// The message alone, without its causes.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -73,14 +94,47 @@ impl Error {
     }
 }
 
+/// The message, then each cause after a `: `, so a log line or a response
+/// body carries the whole chain. The causes are also
+/// [`std::error::Error::source`]s, for code that looks at them.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
         if let Some(source) = &self.source {
+            // An `Error` source prints its own causes the same way.
             write!(f, ": {source}")?;
         }
         Ok(())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_shows_every_cause_once() {
+        let io = std::io::Error::other("disk on fire");
+        let e = Error::storage("cannot write `x`", io)
+            .context(ErrorKind::Upstream, "no source could deliver `y`");
+        assert_eq!(e.message(), "no source could deliver `y`");
+        assert_eq!(
+            e.to_string(),
+            "no source could deliver `y`: cannot write `x`: disk on fire"
+        );
+        let cause = std::error::Error::source(&e).expect("a source");
+        assert_eq!(cause.to_string(), "cannot write `x`: disk on fire");
+        let root = cause.source().expect("the io error");
+        assert_eq!(root.to_string(), "disk on fire");
+        assert_eq!(e.clone().to_string(), e.to_string());
+        assert_eq!(e.kind(), ErrorKind::Upstream);
+    }
+}

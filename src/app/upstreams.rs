@@ -8,6 +8,8 @@ use url::Url;
 
 use crate::auth::basic;
 use crate::config::UpstreamConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::UpstreamName;
 
 /// What larder asks upstreams for: JSON first, HTML as the fallback.
 const PAGE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, \
@@ -15,7 +17,7 @@ const PAGE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, \
 
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    pub name: String,
+    pub name: UpstreamName,
     /// The simple URL, ending in `/`.
     pub url: Url,
     pub page_ttl: Duration,
@@ -24,20 +26,22 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub(crate) fn new(config: &UpstreamConfig) -> Self {
+    pub(crate) fn new(config: &UpstreamConfig) -> Result<Self> {
+        let name = UpstreamName::new(&config.name)
+            .map_err(|e| Error::new(ErrorKind::Config, format!("upstream name: {e}")))?;
         let authorization = config.username.as_ref().and_then(|user| {
             let password = config.password.as_ref().map_or("", |p| p.expose());
             let mut value = HeaderValue::from_str(&basic::header_value(user, password)).ok()?;
             value.set_sensitive(true);
             Some(value)
         });
-        Self {
-            name: config.name.clone(),
+        Ok(Self {
+            name,
             url: config.url.clone(),
             page_ttl: config.page_ttl,
             max_stale: config.max_stale,
             authorization,
-        }
+        })
     }
 
     /// The page URL of a (normalized) project.

@@ -25,11 +25,9 @@ use serde::Serialize;
 
 use super::App;
 use super::fetch::FileBody;
-use super::select::{Choice, Targets, choose_files};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{CoreMetadata, DistFilename, ProjectFile, ProjectName, Sha256Hex};
-use crate::requirements::{Note, NoteKind, Parsed, Wanted};
-use crate::upstream::SpoolState;
+use crate::requirements::{Choice, Note, NoteKind, Parsed, Targets, Wanted, choose_files};
 
 /// How many dependency rounds `deps` follows at most; real trees are far
 /// shallower, and a bound keeps a pathological index from looping.
@@ -359,27 +357,14 @@ impl App {
                         .map_err(|e| Error::storage("cannot stat a stored blob", e))?
                         .len(),
                 };
-                let path =
-                    (!filename.ends_with(".metadata")).then(|| self.inner.store.path(sha256));
+                let path = (!filename.ends_with(".metadata"))
+                    .then(|| self.inner.fetcher.blob_path(sha256));
                 Ok((FileStatus::AlreadyCached, len, path))
             }
-            FileBody::Following(mut spool) => loop {
-                match &*spool.state.borrow_and_update() {
-                    SpoolState::Done { len, path } => {
-                        return Ok((FileStatus::Fetched, *len, Some(path.clone())));
-                    }
-                    SpoolState::Failed { kind, message } => {
-                        return Err(Error::new(*kind, message.to_string()));
-                    }
-                    SpoolState::Connecting | SpoolState::Filling { .. } => {}
-                }
-                if spool.state.changed().await.is_err() {
-                    return Err(Error::new(
-                        ErrorKind::Upstream,
-                        format!("the download of `{filename}` was abandoned"),
-                    ));
-                }
-            },
+            FileBody::Following(mut spool) => {
+                let (len, path) = spool.finished().await?;
+                Ok((FileStatus::Fetched, len, Some(path)))
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::BlobState;
 use crate::error::Result;
-use crate::model::Sha256Hex;
+use crate::model::{Sha256Hex, Source};
 
 /// A blob row with every name it is known by: what prune, verify and stats
 /// decide on.
@@ -28,8 +28,7 @@ pub struct BlobUsage {
 /// One name of a blob, as far as maintenance cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageName {
-    /// An upstream's name, `private`, `import`, a mirror's name, …
-    pub source: String,
+    pub source: Source,
     /// The normalized project name; empty when not a package file.
     pub project: String,
     pub filename: String,

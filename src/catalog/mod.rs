@@ -14,7 +14,7 @@ mod sqlite;
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::model::Sha256Hex;
+use crate::model::{Sha256Hex, Source};
 
 pub use inventory::Inventory;
 pub use maintenance::{BlobUsage, Maintenance, UsageName};
@@ -55,8 +55,8 @@ pub struct BlobRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobName {
     pub sha256: Sha256Hex,
-    /// Where it came from: an upstream's name, `download`, `private`, …
-    pub source: String,
+    /// Where it came from.
+    pub source: Source,
     pub filename: String,
     /// The URL it was fetched from; empty when it had none (uploads).
     pub url: String,

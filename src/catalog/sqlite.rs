@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 
 use super::{BlobName, BlobRecord, BlobState, Catalog, Link, MirrorEntry, StoredPage};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::Sha256Hex;
+use crate::model::{Sha256Hex, Source};
 
 /// Versioned schema migrations, embedded in the binary; append, never edit.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -135,7 +135,7 @@ impl Catalog for SqliteCatalog {
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )
         .bind(name.sha256.as_str())
-        .bind(&name.source)
+        .bind(name.source.as_stored())
         .bind(&name.filename)
         .bind(&name.url)
         .bind(&name.project)
@@ -178,12 +178,14 @@ impl Catalog for SqliteCatalog {
         .map_err(query_error)?;
         rows.iter()
             .map(|row| {
+                let source: String = row.try_get("source").map_err(query_error)?;
+                let project: String = row.try_get("project").map_err(query_error)?;
                 Ok(BlobName {
                     sha256: sha_from_row(row)?,
-                    source: row.try_get("source").map_err(query_error)?,
+                    source: Source::from_stored(&source, !project.is_empty()),
                     filename: row.try_get("filename").map_err(query_error)?,
                     url: row.try_get("url").map_err(query_error)?,
-                    project: row.try_get("project").map_err(query_error)?,
+                    project,
                 })
             })
             .collect()
@@ -420,7 +422,7 @@ mod tests {
         catalog.record_blob(&sha('a'), 42, 2000).await.unwrap();
         let name = BlobName {
             sha256: sha('a'),
-            source: "download".into(),
+            source: Source::from_stored("downloads", false),
             filename: "foo-1.0.tar.gz".into(),
             url: "http://127.0.0.1:1/foo-1.0.tar.gz".into(),
             project: String::new(),
@@ -460,7 +462,7 @@ mod tests {
         catalog
             .add_name(&BlobName {
                 sha256: sha('c'),
-                source: "x".into(),
+                source: Source::from_stored("x", false),
                 filename: "f".into(),
                 url: String::new(),
                 project: String::new(),

@@ -11,9 +11,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Cli, ConfigFlags};
 use crate::app::{
-    App, FileOutcome, FileStatus, RequirementStatus, Targets, WarmOptions, WarmProgress, WarmReport,
+    App, FileOutcome, FileStatus, RequirementStatus, WarmOptions, WarmProgress, WarmReport,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::requirements::Targets;
 use crate::requirements::{self, Parsed, Source};
 
 #[derive(Debug, clap::Args)]

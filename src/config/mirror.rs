@@ -8,8 +8,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{invalid, parse_upstream_url, redact_url, units};
+use super::{UpstreamConfig, invalid, parse_upstream_url, redact_url, units};
 use crate::error::Result;
+use crate::model::MirrorName;
 
 /// Paths larder answers itself; mounts may not shadow or sit under them.
 pub const RESERVED_ROUTES: &[&str] = &[
@@ -127,24 +128,18 @@ impl MirrorConfig {
 
 /// Checks names, sources and mounts of all mirrors together (mounts may not
 /// overlap larder's routes or each other).
-pub(super) fn validate(mirrors: &[MirrorConfig]) -> Result<()> {
+pub(super) fn validate(mirrors: &[MirrorConfig], upstreams: &[UpstreamConfig]) -> Result<()> {
     let mut names = BTreeSet::new();
     let mut mounts: Vec<(usize, &str)> = Vec::new();
     for (index, mirror) in mirrors.iter().enumerate() {
         let number = index + 1;
         let key = |field: &str| format!("mirror[{number}].{field}");
-        let name_ok = !mirror.name.is_empty()
-            && mirror
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !name_ok {
+        MirrorName::new(&mirror.name).map_err(|e| invalid(&key("name"), e.to_string()))?;
+        // One namespace for both: the catalog records a blob's source by name.
+        if upstreams.iter().any(|u| u.name == mirror.name) {
             return Err(invalid(
                 &key("name"),
-                format!(
-                    "`{}` must be lower-case letters, digits and `-`",
-                    mirror.name
-                ),
+                format!("`{}` is the name of an upstream", mirror.name),
             ));
         }
         if !names.insert(mirror.name.as_str()) {
@@ -246,7 +241,7 @@ mod tests {
             vec![mirror("a", Some("/simple-extras"))],
         ];
         for mirrors in ok {
-            validate(&mirrors).unwrap();
+            validate(&mirrors, &[]).unwrap();
         }
         let bad = [
             (
@@ -271,7 +266,7 @@ mod tests {
             (vec![mirror("A", None)], "lower-case"),
         ];
         for (mirrors, needle) in bad {
-            let err = validate(&mirrors).unwrap_err().to_string();
+            let err = validate(&mirrors, &[]).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
             assert!(err.contains("mirror["), "{err}");
         }

@@ -26,6 +26,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::UpstreamName;
 
 pub use mirror::{MirrorConfig, MirrorPolicy, RESERVED_ROUTES, SOURCE_MIRROR_NAME};
 pub use private::{AuthConfig, PrivateConfig, UserConfig};
@@ -204,7 +205,7 @@ impl Config {
             return Err(invalid("data-dir", "must not be empty"));
         }
         self.client.validate()?;
-        mirror::validate(&self.mirrors)?;
+        mirror::validate(&self.mirrors, &self.upstreams)?;
         private::validate(&self.private, &self.auth)?;
         prune::validate(&self.prune)?;
         let mut names = BTreeSet::new();
@@ -353,20 +354,8 @@ impl UpstreamConfig {
     }
 
     fn validate(&self, number: usize) -> Result<()> {
-        let name_is_valid = !self.name.is_empty()
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !name_is_valid {
-            return Err(invalid(
-                &format!("upstream[{number}].name"),
-                format!(
-                    "`{}` must be lower-case letters, digits and `-`",
-                    self.name.escape_debug()
-                ),
-            ));
-        }
+        UpstreamName::new(&self.name)
+            .map_err(|e| invalid(&format!("upstream[{number}].name"), e.to_string()))?;
         let url_key = format!("upstream[{number}].url");
         let shown = redact_url(self.url.as_str());
         check_upstream_url(&url_key, &shown, &self.url)?;
@@ -906,6 +895,43 @@ mod tests {
         let message = error_message(from_file(duplicate));
         assert!(
             message.contains("`upstream[2].name`: `main` is the name of another upstream"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn source_names_are_one_namespace_without_reserved_words() {
+        // An upstream named like the source of uploads would have its cached
+        // files counted as uploads and never pruned.
+        for reserved in ["private", "import"] {
+            let text = format!(
+                "[[upstream]]\nname = \"{reserved}\"\nurl = \"http://127.0.0.1:8001/simple/\"\n"
+            );
+            let message = error_message(from_file(&text));
+            assert!(
+                message.contains(&format!("`upstream[1].name`: `{reserved}` is reserved")),
+                "{message}"
+            );
+            let text = format!(
+                "[[mirror]]\nname = \"{reserved}\"\nsources = [\"http://127.0.0.1:8001/d/\"]\n"
+            );
+            let message = error_message(from_file(&text));
+            assert!(
+                message.contains(&format!("`mirror[1].name`: `{reserved}` is reserved")),
+                "{message}"
+            );
+        }
+        let clash = r#"
+            [[upstream]]
+            name = "main"
+            url = "http://127.0.0.1:8001/simple/"
+            [[mirror]]
+            name = "main"
+            sources = ["http://127.0.0.1:8002/files/"]
+        "#;
+        let message = error_message(from_file(clash));
+        assert!(
+            message.contains("`mirror[1].name`: `main` is the name of an upstream"),
             "{message}"
         );
     }

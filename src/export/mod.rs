@@ -37,33 +37,3 @@ impl Layout {
         self == Self::Index
     }
 }
-
-/// A file name as a relative link (`files/<this>`): percent-encoded so it
-/// stays one path segment.
-pub fn link_segment(filename: &str) -> String {
-    let mut out = String::with_capacity(filename.len());
-    for byte in filename.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~!".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn link_segments_stay_one_segment() {
-        for (name, expected) in [
-            ("demo-1.0-py3-none-any.whl", "demo-1.0-py3-none-any.whl"),
-            ("a+b-1.0.tar.gz", "a%2Bb-1.0.tar.gz"),
-            ("x y/z", "x%20y%2Fz"),
-        ] {
-            assert_eq!(link_segment(name), expected);
-        }
-    }
-}

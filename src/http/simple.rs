@@ -58,7 +58,7 @@ fn to_normalized(raw: &str, prefix: &str, query: &FormatQuery) -> Response {
     let mut target = format!("{prefix}{name}/");
     if let Some(format) = &query.format {
         target.push_str("?format=");
-        target.push_str(&form_encode(format));
+        target.push_str(&crate::model::percent::encode_query_value(format));
     }
     moved(&target)
 }
@@ -70,18 +70,6 @@ fn moved(target: &str) -> Response {
         [(header::LOCATION, target.to_owned())],
     )
         .into_response()
-}
-
-fn form_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn page_response(negotiated: Negotiated, body: Bytes, stale_age: Option<Duration>) -> Response {

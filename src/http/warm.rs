@@ -20,9 +20,10 @@ use axum::routing::post;
 
 use super::ApiError;
 use super::access::credentials;
-use crate::app::{App, Targets, WarmOptions};
+use crate::app::{App, WarmOptions};
 use crate::auth::Scope;
 use crate::error::{Error, Result};
+use crate::requirements::Targets;
 use crate::requirements::{self, Parsed, Source};
 
 /// Requirements and lock files are text; this is plenty.

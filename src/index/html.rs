@@ -12,11 +12,12 @@ use std::borrow::Cow;
 
 use url::Url;
 
-use super::markup::{decode_entities, percent_decode, push_escaped, start_tag_attrs};
+use super::markup::{decode_entities, push_escaped, start_tag_attrs};
 use super::{
     API_VERSION, ParseError, derive_versions, is_safe_filename, parse_hash, preferred_hash,
     resolve_file_url,
 };
+use crate::model::percent;
 use crate::model::{CoreMetadata, Hashes, ProjectFile, ProjectList, ProjectPage, Yanked};
 
 /// Parses a project page; every `<a href>` is a file. `base_url` is the URL
@@ -269,7 +270,7 @@ fn last_segment(url: &str) -> String {
     let path = Url::parse(url)
         .map(|u| u.path().to_owned())
         .unwrap_or_default();
-    percent_decode(path.rsplit('/').next().unwrap_or_default())
+    percent::decode_lossy(path.rsplit('/').next().unwrap_or_default()).into_owned()
 }
 
 /// The anchor attributes larder reads, undecoded; `Some(None)` is an

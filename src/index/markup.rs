@@ -1,5 +1,5 @@
 //! Low-level HTML text handling for [`super::html`]: entity decoding,
-//! escaping, start-tag attributes and percent-decoding.
+//! escaping and start-tag attributes.
 //!
 //! Attributes are tokenized here rather than taken from `tl`, whose attribute
 //! parser drops the first character of an attribute that follows a valueless
@@ -138,31 +138,6 @@ fn decode_one(s: &str) -> Option<(char, usize)> {
     Some((c, end + 1))
 }
 
-/// Percent-decodes `s`; invalid escapes stay as written and invalid UTF-8
-/// becomes U+FFFD.
-pub(super) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], escaped) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,18 +202,5 @@ mod tests {
         let mut out = String::new();
         push_escaped(&mut out, r#"a<b>&"c"'d'é"#);
         assert_eq!(out, "a&lt;b&gt;&amp;&quot;c&quot;&#39;d&#39;é");
-    }
-
-    #[test]
-    fn percent_decodes() {
-        for (raw, want) in [
-            ("foo-1.0%2Bcpu.tar.gz", "foo-1.0+cpu.tar.gz"),
-            ("a%20b", "a b"),
-            ("bad%zz%", "bad%zz%"),
-            ("%C3%A9", "é"),
-            ("%FF", "\u{FFFD}"),
-        ] {
-            assert_eq!(percent_decode(raw), want, "{raw}");
-        }
     }
 }

@@ -1,6 +1,7 @@
 //! Paths of generic mirrors: what a client asked for, normalized and confined
 //! to the mirror before any source is asked for it.
 
+use super::percent;
 use crate::error::{Error, Result};
 
 /// Normalizes the still percent-encoded path a client requested below a
@@ -20,7 +21,8 @@ pub fn normalize(raw: &str) -> Result<String> {
     }
     let mut out = String::with_capacity(trimmed.len());
     for segment in trimmed.split('/') {
-        let decoded = percent_decode(segment).ok_or_else(|| refused(raw, "a malformed escape"))?;
+        let decoded =
+            percent::decode_strict(segment).ok_or_else(|| refused(raw, "a malformed escape"))?;
         if decoded.is_empty() {
             return Err(refused(raw, "an empty segment"));
         }
@@ -36,7 +38,7 @@ pub fn normalize(raw: &str) -> Result<String> {
         if !out.is_empty() {
             out.push('/');
         }
-        encode_into(&decoded, &mut out);
+        out.push_str(&percent::encode_segment_bytes(&decoded));
     }
     Ok(out)
 }
@@ -46,35 +48,6 @@ fn refused(raw: &str, what: &str) -> Error {
         "`{}` is refused: it contains {what}",
         raw.escape_debug()
     ))
-}
-
-fn percent_decode(segment: &str) -> Option<Vec<u8>> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = segment.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
-}
-
-/// Keeps RFC 3986 unreserved characters and sub-delimiters common in file
-/// names; escapes everything else.
-fn encode_into(bytes: &[u8], out: &mut String) {
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || b"-._~+!$&'()*,;=:@".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
 }
 
 #[cfg(test)]
@@ -135,10 +108,7 @@ mod tests {
 pub fn file_name(path: &str) -> String {
     let last = path.rsplit('/').next().unwrap_or(path);
     let last = last.split('?').next().unwrap_or(last);
-    percent_decode(last).map_or_else(
-        || last.to_owned(),
-        |b| String::from_utf8_lossy(&b).into_owned(),
-    )
+    percent::decode_lossy(last).into_owned()
 }
 
 #[cfg(test)]

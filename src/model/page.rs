@@ -65,6 +65,23 @@ pub enum CoreMetadata {
 }
 
 impl ProjectFile {
+    /// A file known only by name and digest (no URL yet, nothing else said).
+    pub fn bare(filename: &str, sha256: &super::Sha256Hex) -> Self {
+        Self {
+            filename: filename.to_owned(),
+            url: String::new(),
+            hashes: [("sha256".to_owned(), sha256.to_string())]
+                .into_iter()
+                .collect(),
+            requires_python: None,
+            yanked: Yanked::No,
+            core_metadata: CoreMetadata::Absent,
+            gpg_sig: None,
+            size: None,
+            upload_time: None,
+        }
+    }
+
     /// The SHA-256 the index announced for this file, if any.
     pub fn sha256(&self) -> Option<&str> {
         self.hashes.get("sha256").map(String::as_str)

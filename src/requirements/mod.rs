@@ -16,6 +16,7 @@
 //! (`--keep`: what never to prune).
 
 mod pylock;
+mod select;
 mod txt;
 mod uv_lock;
 
@@ -27,6 +28,7 @@ pub use pep508_rs::MarkerTree;
 use crate::model::{ProjectName, Sha256Hex};
 
 pub use pylock::parse_pylock;
+pub use select::{Choice, Targets, choose_files};
 pub use txt::parse_requirements_txt;
 pub use uv_lock::parse_uv_lock;
 
@@ -206,9 +208,7 @@ pub fn parse(source: &Source, loader: &mut Loader<'_>) -> Result<Parsed, LockErr
 pub(crate) fn filename_from_url(url: &str) -> Option<String> {
     let path = url.split(['#', '?']).next()?;
     let last = path.rsplit('/').next()?;
-    let decoded = url::form_urlencoded::parse(format!("x={}", last.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())?;
+    let decoded = crate::model::percent::decode_lossy(last).into_owned();
     (!decoded.is_empty()).then_some(decoded)
 }
 

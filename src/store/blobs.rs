@@ -58,6 +58,17 @@ impl BlobStore {
         StagingFile::create_in(&self.staging, false).await
     }
 
+    /// Stores small bytes (a wheel's METADATA) as a blob through a staging
+    /// file; returns its digest and size. `what` names them in errors.
+    pub async fn put_bytes(&self, bytes: &[u8], what: &str) -> Result<(Sha256Hex, u64)> {
+        let mut staging = self.stage().await?;
+        staging.write(bytes).await?;
+        let staged = staging.finish().await?;
+        let len = staged.digests.len;
+        let sha256 = self.commit(staged, &Expected::default(), what).await?;
+        Ok((sha256, len))
+    }
+
     /// The size of a stored blob, or `None` when it is not stored.
     pub async fn size(&self, key: &Sha256Hex) -> Result<Option<u64>> {
         match tokio::fs::metadata(self.path(key)).await {

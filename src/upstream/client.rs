@@ -5,7 +5,7 @@ use reqwest::{Response, StatusCode};
 use tracing::{debug, warn};
 use url::Url;
 
-use super::redact;
+use super::{UpstreamError, redact};
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -78,10 +78,9 @@ impl Client {
 
 fn check(outcome: reqwest::Result<Response>, url: &Url) -> Result<Response> {
     match outcome {
-        Ok(response) if response.status().is_server_error() => Err(Error::new(
-            ErrorKind::Upstream,
-            format!("upstream `{}` answered {}", redact(url), response.status()),
-        )),
+        Ok(response) if response.status().is_server_error() => {
+            Err(UpstreamError::status(url, response.status()).into())
+        }
         Ok(response) => {
             debug!(url = %redact(url), status = %response.status(), "upstream answered");
             Ok(response)
@@ -93,22 +92,7 @@ fn check(outcome: reqwest::Result<Response>, url: &Url) -> Result<Response> {
 /// An error for a failed transfer to or from `url`, without the URL's
 /// credentials (reqwest's own messages include the full URL).
 pub fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_redirect() {
-        "too many redirects"
-    } else {
-        "transfer failed"
-    };
-    // reqwest's own Display includes the full URL; its sources do not.
-    let detail = std::error::Error::source(e).map(ToString::to_string);
-    let message = match detail {
-        Some(detail) => format!("upstream `{}`: {what}: {detail}", redact(url)),
-        None => format!("upstream `{}`: {what}", redact(url)),
-    };
-    Error::new(ErrorKind::Upstream, message)
+    UpstreamError::transport(url, e).into()
 }
 
 fn describe(outcome: &reqwest::Result<Response>) -> String {

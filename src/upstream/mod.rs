@@ -7,9 +7,11 @@
 //! [`redact`], so credentials in them never reach a log line or an error.
 
 mod client;
+mod error;
 mod redact;
 mod spool;
 
 pub use client::{Client, is_missing, transport_error};
+pub use error::UpstreamError;
 pub use redact::redact;
 pub use spool::{Spool, SpoolState};

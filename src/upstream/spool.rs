@@ -17,27 +17,24 @@ use futures::Stream;
 use tokio::fs::File;
 use tokio::sync::watch;
 
-use crate::error::ErrorKind;
+use crate::error::{Error, ErrorKind, Result};
+
+/// What followers see when the leader went away without saying how it ended.
+fn abandoned() -> Error {
+    Error::new(ErrorKind::Upstream, "the download was abandoned")
+}
 
 /// How a spooled download is doing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum SpoolState {
     /// Waiting for the upstream's answer.
     Connecting,
     /// Bytes are arriving; `total` is known from the page or `Content-Length`.
-    Filling {
-        written: u64,
-        total: Option<u64>,
-    },
+    Filling { written: u64, total: Option<u64> },
     /// Verified and committed to the store at `path`.
-    Done {
-        len: u64,
-        path: PathBuf,
-    },
-    Failed {
-        kind: ErrorKind,
-        message: Arc<str>,
-    },
+    Done { len: u64, path: PathBuf },
+    /// The leader's error, causes included, for every follower.
+    Failed(Error),
 }
 
 /// The follower's view of one download: where its bytes are and how far it got.
@@ -53,16 +50,30 @@ const CHUNK: usize = 256 * 1024;
 impl Spool {
     /// Waits until the upstream answered: the total length if known, or the
     /// failure that ended the download.
-    pub async fn started(&mut self) -> Result<Option<u64>, (ErrorKind, Arc<str>)> {
+    pub async fn started(&mut self) -> Result<Option<u64>> {
         loop {
             match &*self.state.borrow_and_update() {
                 SpoolState::Connecting => {}
                 SpoolState::Filling { total, .. } => return Ok(*total),
                 SpoolState::Done { len, .. } => return Ok(Some(*len)),
-                SpoolState::Failed { kind, message } => return Err((*kind, message.clone())),
+                SpoolState::Failed(e) => return Err(e.clone()),
             }
             if self.state.changed().await.is_err() {
-                return Err((ErrorKind::Upstream, Arc::from("the download was abandoned")));
+                return Err(abandoned());
+            }
+        }
+    }
+
+    /// Waits until the download is committed: its length and the blob's path.
+    pub async fn finished(&mut self) -> Result<(u64, PathBuf)> {
+        loop {
+            match &*self.state.borrow_and_update() {
+                SpoolState::Done { len, path } => return Ok((*len, path.clone())),
+                SpoolState::Failed(e) => return Err(e.clone()),
+                SpoolState::Connecting | SpoolState::Filling { .. } => {}
+            }
+            if self.state.changed().await.is_err() {
+                return Err(abandoned());
             }
         }
     }
@@ -120,9 +131,7 @@ impl Follower {
                     total: None,
                 } => (*written, false),
                 SpoolState::Done { len, .. } => (*len, true),
-                SpoolState::Failed { message, .. } => {
-                    return Err(io::Error::other(message.to_string()));
-                }
+                SpoolState::Failed(e) => return Err(io::Error::other(e.clone())),
             };
             let limit = self.end.map_or(readable, |end| end.min(readable));
             if self.pos < limit {
@@ -150,7 +159,7 @@ impl Follower {
             .state
             .changed()
             .await
-            .map_err(|_| io::Error::other("the download was abandoned"))
+            .map_err(|_| io::Error::other(abandoned()))
     }
 
     /// Everything written from `pos` up to `limit`, mapped: the bytes go out
@@ -284,10 +293,10 @@ mod tests {
         let stream = spool.follow(0, None);
         futures::pin_mut!(stream);
         assert_eq!(&stream.next().await.unwrap().unwrap()[..], b"abc");
-        tx.send(SpoolState::Failed {
-            kind: ErrorKind::ChecksumMismatch,
-            message: Arc::from("checksum mismatch"),
-        })
+        tx.send(SpoolState::Failed(Error::new(
+            ErrorKind::ChecksumMismatch,
+            "checksum mismatch",
+        )))
         .unwrap();
         let err = stream.next().await.unwrap().unwrap_err();
         assert!(err.to_string().contains("checksum mismatch"));

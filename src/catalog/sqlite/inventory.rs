@@ -28,6 +28,7 @@ impl Inventory for SqliteCatalog {
 mod tests {
     use super::*;
     use crate::catalog::{BlobName, Catalog};
+    use crate::model::Source;
 
     #[tokio::test]
     async fn finds_stored_metadata_by_project_and_name() {
@@ -40,7 +41,7 @@ mod tests {
         catalog
             .add_name(&BlobName {
                 sha256: sha.clone(),
-                source: "import".into(),
+                source: Source::Import,
                 filename: "demo-1.0-py3-none-any.whl.metadata".into(),
                 url: String::new(),
                 project: "demo".into(),

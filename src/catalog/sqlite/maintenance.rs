@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::{SqliteCatalog, query_error, sha_from_row, to_i64};
 use crate::catalog::{BlobState, BlobUsage, Maintenance, UsageName};
 use crate::error::Result;
-use crate::model::Sha256Hex;
+use crate::model::{Sha256Hex, Source};
 
 /// True when an upload uses blob `?1` (by name or by reference); one macro
 /// so prune's and forget's guards cannot drift apart, and the queries stay
@@ -16,6 +16,7 @@ macro_rules! used_by_upload {
     () => {
         "(EXISTS (SELECT 1 FROM private_file p WHERE p.sha256 = ?1 OR p.metadata_sha256 = ?1)
           OR EXISTS (SELECT 1 FROM blob_name n WHERE n.sha256 = ?1 AND n.source = 'private'))"
+        // 'private' is how `Source::Upload` is stored; a test holds them together.
     };
 }
 
@@ -51,10 +52,12 @@ impl Maintenance for SqliteCatalog {
             }
             let source: Option<String> = row.try_get("source").map_err(query_error)?;
             if let (Some(source), Some(usage)) = (source, out.last_mut()) {
-                usage.private |= source == "private";
+                let project: String = row.try_get("project").map_err(query_error)?;
+                let source = Source::from_stored(&source, !project.is_empty());
+                usage.private |= source == Source::Upload;
                 usage.names.push(UsageName {
                     source,
-                    project: row.try_get("project").map_err(query_error)?,
+                    project,
                     filename: row.try_get("filename").map_err(query_error)?,
                 });
             }
@@ -161,7 +164,7 @@ mod tests {
     fn name(sha256: char, source: &str, filename: &str) -> BlobName {
         BlobName {
             sha256: sha(sha256),
-            source: source.to_owned(),
+            source: Source::from_stored(source, true),
             filename: filename.to_owned(),
             url: String::new(),
             project: "demo".to_owned(),

@@ -8,10 +8,7 @@ use super::{SqliteCatalog, link_from_row, query_error, sha_from_row, to_i64};
 use crate::auth::Scope;
 use crate::catalog::{Link, PrivateFile, PrivateIndex, TokenRecord};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Sha256Hex, Yanked};
-
-/// The source name of uploaded files in `blob_name`.
-const SOURCE: &str = "private";
+use crate::model::{Sha256Hex, Source, Yanked};
 
 /// `SELECT` of a [`PrivateFile`]: the file row `p` and its metadata blob `m`
 /// (a macro so the queries stay static strings).
@@ -110,7 +107,7 @@ impl PrivateIndex for SqliteCatalog {
                  VALUES (?1, ?2, ?3, '', ?4)",
             )
             .bind(sha256.as_str())
-            .bind(SOURCE)
+            .bind(Source::Upload.as_stored())
             .bind(filename)
             .bind(&file.project)
             .execute(&mut *tx)
@@ -247,7 +244,7 @@ impl PrivateIndex for SqliteCatalog {
             "DELETE FROM blob_name WHERE source = ?1 AND project = ?2
              AND filename IN (?3, ?3 || '.metadata')",
         )
-        .bind(SOURCE)
+        .bind(Source::Upload.as_stored())
         .bind(project)
         .bind(filename)
         .execute(&mut *tx)
@@ -435,7 +432,7 @@ mod tests {
         catalog
             .add_name(&BlobName {
                 sha256: sha('b'),
-                source: "upstream-1".to_owned(),
+                source: Source::from_stored("upstream-1", true),
                 filename: b.filename.clone(),
                 url: "http://127.0.0.1:1/b".to_owned(),
                 project: "demo".to_owned(),

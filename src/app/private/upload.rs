@@ -14,10 +14,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tracing::info;
 
+use super::Private;
 use super::upload_form::{Declared, MAX_FIELD_LEN, UploadApi, UploadForm};
-use super::wheel::{self, WheelMetadata};
-use super::{App, unix_now};
-use crate::auth::{Credentials, Scope};
+use crate::app::clock::unix_now;
+use crate::app::wheel::{self, WheelMetadata};
+use crate::auth::Identity;
 use crate::catalog::PrivateFile;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Sha256Hex, Yanked};
@@ -59,16 +60,15 @@ struct Received {
     staged: Staged,
 }
 
-impl App {
-    /// Checks the credentials, reads the form, stages and verifies the file
+impl Private {
+    /// Reads the form of an authorized upload, stages and verifies the file
     /// and records it as a private file.
-    pub async fn upload(
+    pub(crate) async fn upload(
         &self,
-        credentials: Option<&Credentials>,
+        identity: &Identity,
         api: UploadApi,
         parts: &mut dyn UploadParts,
     ) -> Result<Uploaded> {
-        let identity = self.authorize(credentials, Scope::Upload).await?;
         let mut form = UploadForm::default();
         let mut received: Option<Received> = None;
         while let Some(part) = parts.next_part().await? {
@@ -100,7 +100,7 @@ impl App {
     }
 
     async fn check_not_taken(&self, filename: &str) -> Result<()> {
-        if self.inner.catalog.private_file(filename).await?.is_some() {
+        if self.catalog.private_file(filename).await?.is_some() {
             return Err(taken(filename));
         }
         Ok(())
@@ -108,8 +108,8 @@ impl App {
 
     /// Streams the current part into a staging file, up to the size limit.
     async fn receive(&self, parts: &mut dyn UploadParts, filename: &str) -> Result<Staged> {
-        let limit = self.inner.config.private.max_upload_size;
-        let mut staging = StagingFile::create_in(self.inner.store.staging_dir(), true)
+        let limit = self.max_upload_size;
+        let mut staging = StagingFile::create_in(self.store.staging_dir(), true)
             .await?
             .with_blake2b_256();
         while let Some(chunk) = parts.chunk().await? {
@@ -158,10 +158,14 @@ impl App {
             None
         };
         let size = staged.digests.len;
-        let store = &self.inner.store;
+        let store = &self.store;
         let sha256 = store.commit(staged, &Expected::default(), &what).await?;
         let metadata_blob = match &metadata {
-            Some(metadata) => Some(self.store_bytes(&metadata.bytes, &filename).await?),
+            Some(metadata) => Some(
+                self.store
+                    .put_bytes(&metadata.bytes, &format!("`{filename}.metadata`"))
+                    .await?,
+            ),
             None => None,
         };
         let requires_python = match &metadata {
@@ -180,7 +184,7 @@ impl App {
             uploaded_at: unix_now(),
             uploaded_by: uploaded_by.to_owned(),
         };
-        if let Err(e) = self.inner.catalog.add_private_file(&file).await {
+        if let Err(e) = self.catalog.add_private_file(&file).await {
             // Lost a race for the name: drop bytes this attempt alone stored.
             self.forget_unrecorded(&file).await;
             return Err(if e.kind() == ErrorKind::Conflict {
@@ -189,7 +193,7 @@ impl App {
                 e
             });
         }
-        self.inner.private_projects.insert(&file.project);
+        self.projects.insert(&file.project);
         info!(project = %file.project, %filename, size, by = uploaded_by, "uploaded");
         Ok(Uploaded {
             project: file.project,
@@ -213,32 +217,13 @@ impl App {
             .map_err(|e| Error::storage("the wheel reader failed", std::io::Error::other(e)))?
     }
 
-    /// Stores small bytes (a METADATA file) as a blob; returns digest and size.
-    pub(super) async fn store_bytes(
-        &self,
-        bytes: &[u8],
-        filename: &str,
-    ) -> Result<(Sha256Hex, u64)> {
-        let mut staging = self.inner.store.stage().await?;
-        staging.write(bytes).await?;
-        let staged = staging.finish().await?;
-        let len = staged.digests.len;
-        let what = format!("`{filename}.metadata`");
-        let sha256 = self
-            .inner
-            .store
-            .commit(staged, &Expected::default(), &what)
-            .await?;
-        Ok((sha256, len))
-    }
-
     /// Deletes the committed blobs of an upload the catalog refused, unless
     /// the catalog knows them (then something else uses the same bytes).
     async fn forget_unrecorded(&self, file: &PrivateFile) {
         let blobs = std::iter::once(&file.sha256).chain(file.metadata.as_ref().map(|(sha, _)| sha));
         for sha256 in blobs {
-            if let Ok(None) = self.inner.catalog.blob(sha256).await {
-                let _ = self.inner.store.delete(sha256).await;
+            if let Ok(None) = self.catalog.blob(sha256).await {
+                let _ = self.store.delete(sha256).await;
             }
         }
     }

@@ -155,7 +155,7 @@ mod tests {
             names: filenames
                 .iter()
                 .map(|f| UsageName {
-                    source: "main".into(),
+                    source: crate::model::Source::from_stored("main", true),
                     project: "demo".into(),
                     filename: (*f).into(),
                 })

@@ -122,7 +122,7 @@ mod tests {
         .map(|(project, filename, c)| {
             (
                 UsageName {
-                    source: "main".into(),
+                    source: crate::model::Source::from_stored("main", true),
                     project: project.into(),
                     filename: filename.into(),
                 },

@@ -14,12 +14,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::{App, IMPORT_SOURCE};
+use super::Maintenance;
 use crate::catalog::{BlobState, BlobUsage};
 use crate::error::Result;
-
-/// The `blob_name` source of uploaded files.
-const PRIVATE_SOURCE: &str = "private";
+use crate::model::Source;
 
 /// Counter values already added to the catalog, so each flush adds only
 /// what is new. Held across the write, so flushes do not interleave.
@@ -80,11 +78,11 @@ pub struct Traffic {
     pub bytes_from_upstream: u64,
 }
 
-impl App {
+impl Maintenance {
     /// Adds what the counters gained since the last flush to the catalog.
-    pub async fn flush_counters(&self) -> Result<()> {
-        let mut persisted = self.inner.persisted_counters.lock().await;
-        let totals = self.inner.metrics.totals();
+    pub(crate) async fn flush_counters(&self) -> Result<()> {
+        let mut persisted = self.persisted.lock().await;
+        let totals = self.metrics.totals();
         let deltas: Vec<(&str, u64)> = totals
             .iter()
             .map(|&(name, value)| {
@@ -96,21 +94,15 @@ impl App {
         if deltas.is_empty() {
             return Ok(());
         }
-        self.inner.catalog.add_counters(&deltas).await?;
+        self.catalog.add_counters(&deltas).await?;
         persisted.extend(totals);
         Ok(())
     }
 
-    pub async fn stats(&self) -> Result<Stats> {
-        let usage = self.inner.catalog.blob_usage().await?;
-        let counters: HashMap<String, u64> =
-            self.inner.catalog.counters().await?.into_iter().collect();
-        let mirrors: Vec<&str> = self
-            .config()
-            .mirrors
-            .iter()
-            .map(|m| m.name.as_str())
-            .collect();
+    pub(crate) async fn stats(&self) -> Result<Stats> {
+        let usage = self.catalog.blob_usage().await?;
+        let counters: HashMap<String, u64> = self.catalog.counters().await?.into_iter().collect();
+        let mirrors: Vec<&str> = self.mirrors.iter().map(String::as_str).collect();
         let mut stats = tally(&usage, &mirrors);
         stats.all_time = traffic(&counters);
         Ok(stats)
@@ -132,21 +124,23 @@ fn tally(usage: &[BlobUsage], mirrors: &[&str]) -> Stats {
             continue;
         }
         stats.total.add(blob.size);
-        let mut sources: Vec<&str> = blob.names.iter().map(|n| n.source.as_str()).collect();
+        let mut sources: Vec<&Source> = blob.names.iter().map(|n| &n.source).collect();
         sources.sort_unstable();
         sources.dedup();
         for source in &sources {
             stats
                 .by_source
-                .entry((*source).to_owned())
+                .entry(source.to_string())
                 .or_default()
                 .add(blob.size);
         }
-        let origin = if blob.private || sources.contains(&PRIVATE_SOURCE) {
+        let origin = if blob.private || sources.contains(&&Source::Upload) {
             Origin::Private
-        } else if sources.contains(&IMPORT_SOURCE) {
+        } else if sources.contains(&&Source::Import) {
             Origin::Imported
-        } else if sources.iter().any(|s| mirrors.contains(s))
+        } else if sources
+            .iter()
+            .any(|s| matches!(s, Source::Mirror(_)) || mirrors.contains(&s.as_stored()))
             || (!blob.names.is_empty() && blob.names.iter().all(|n| n.project.is_empty()))
         {
             Origin::Mirror
@@ -188,7 +182,7 @@ mod tests {
             names: names
                 .iter()
                 .map(|(source, project)| UsageName {
-                    source: (*source).into(),
+                    source: Source::from_stored(source, !project.is_empty()),
                     project: (*project).into(),
                     filename: "f".into(),
                 })

@@ -8,126 +8,127 @@
 //! validators) once it is older than the configured age, and keep serving
 //! the stored copy when every source fails.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+mod known_paths;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
 use tracing::debug;
 use url::Url;
 
-use super::fetch::{Fallback, Job, OpenedFile, Record};
-use super::{App, offline_miss, unix_now};
-use crate::catalog::MirrorEntry;
+use super::clock::unix_now;
+use super::fetch::{Fallback, Fetcher, Job, OpenedFile, Record};
+use super::offline_miss;
+use super::recent_misses::RecentMisses;
+use crate::catalog::{Catalog, MirrorEntry};
 use crate::config::{MirrorConfig, MirrorPolicy};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Sha256Hex, checksums, mirror_path};
+use crate::model::{MirrorName, Sha256Hex, checksums, mirror_path};
 use crate::store::Expected;
-use crate::upstream::redact;
+use crate::upstream::{Client, redact};
+use known_paths::KnownPaths;
 
 /// Checksum files larger than this are not read (they are lists of lines).
 const MAX_CHECKSUM_FILE: u64 = 4 * 1024 * 1024;
 
-/// Digests of immutable mirror paths already served, so a warm request needs
-/// no catalog lookup. Bounded: past the cap it starts over.
-#[derive(Debug, Default)]
-pub(super) struct MirrorPaths(Mutex<HashMap<(String, String), Sha256Hex>>);
-
-impl MirrorPaths {
-    fn get(&self, key: &(String, String)) -> Option<Sha256Hex> {
-        self.0.lock().expect("poisoned").get(key).cloned()
-    }
-
-    fn insert(&self, key: (String, String), sha256: Sha256Hex) {
-        let mut paths = self.0.lock().expect("poisoned");
-        if paths.len() >= MAX_HOT_PATHS {
-            paths.clear();
-        }
-        paths.insert(key, sha256);
-    }
+/// One mirror, as configured, with its typed name.
+#[derive(Debug)]
+struct Mirror {
+    name: MirrorName,
+    config: MirrorConfig,
 }
 
-const MAX_HOT_PATHS: usize = 65_536;
-
-/// Past this many remembered 404s, expired ones are dropped.
-const MAX_REMEMBERED: usize = 4096;
-
-/// Paths every source answered 404 for, remembered briefly.
-#[derive(Debug, Default)]
-pub(super) struct MissingPaths(Mutex<HashMap<(String, String), Instant>>);
-
-impl MissingPaths {
-    fn contains(&self, key: &(String, String), ttl: Duration) -> bool {
-        let mut missing = self.0.lock().expect("poisoned");
-        match missing.get(key) {
-            Some(at) if at.elapsed() < ttl => true,
-            Some(_) => {
-                missing.remove(key);
-                false
-            }
-            None => false,
-        }
-    }
-
-    fn insert(&self, key: (String, String), ttl: Duration) {
-        let mut missing = self.0.lock().expect("poisoned");
-        if missing.len() >= MAX_REMEMBERED {
-            missing.retain(|_, at| at.elapsed() < ttl);
-        }
-        missing.insert(key, Instant::now());
-    }
+#[derive(Debug)]
+pub(crate) struct Mirrors {
+    mirrors: Vec<Mirror>,
+    catalog: Arc<dyn Catalog>,
+    client: Client,
+    fetcher: Fetcher,
+    offline: bool,
+    /// Immutable paths already served, by digest.
+    known: KnownPaths,
+    /// Paths no source had, for `not-found-ttl`.
+    missing: RecentMisses<(MirrorName, String)>,
 }
 
-impl App {
+impl Mirrors {
+    pub(crate) fn new(
+        configs: &[MirrorConfig],
+        catalog: Arc<dyn Catalog>,
+        client: Client,
+        fetcher: Fetcher,
+        offline: bool,
+        not_found_ttl: Duration,
+    ) -> Result<Self> {
+        let mirrors = configs
+            .iter()
+            .map(|config| {
+                let name = MirrorName::new(&config.name)
+                    .map_err(|e| Error::new(ErrorKind::Config, format!("mirror name: {e}")))?;
+                Ok(Mirror {
+                    name,
+                    config: config.clone(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            mirrors,
+            catalog,
+            client,
+            fetcher,
+            offline,
+            known: KnownPaths::default(),
+            missing: RecentMisses::new(not_found_ttl),
+        })
+    }
+
     /// Opens `path` (as requested, still percent-encoded) of the mirror
     /// `name`; `query` is passed on only when the mirror allows it.
-    pub async fn open_mirror_file(
+    pub(crate) async fn open(
         &self,
         name: &str,
         path: &str,
         query: Option<&str>,
     ) -> Result<OpenedFile> {
-        let mirror = self
-            .config()
+        let Mirror {
+            name,
+            config: mirror,
+        } = self
             .mirrors
             .iter()
-            .find(|m| m.name == name)
+            .find(|m| m.name.as_str() == name)
             .ok_or_else(|| Error::not_found(format!("no mirror is named `{name}`")))?;
         let mut path = mirror_path::normalize(path)?;
         if let Some(query) = query.filter(|q| mirror.allow_query && !q.is_empty()) {
             path = format!("{path}?{query}");
         }
         let immutable = mirror.policy == MirrorPolicy::Immutable;
-        let key = (name.to_owned(), path.clone());
+        let key = (name.clone(), path.clone());
 
         // An immutable path never changes its bytes: once known, serve it
         // without asking the catalog (a pruned blob falls through below).
         if immutable
-            && let Some(sha256) = self.inner.mirror_paths.get(&key)
-            && let Some(opened) = self.open_stored(&sha256, true).await?
+            && let Some(sha256) = self.known.get(&key)
+            && let Some(opened) = self.fetcher.open_stored(&sha256, true).await?
         {
             return Ok(opened);
         }
 
         let stored = self.stored_mirror_entry(mirror, &path).await?;
         if let Some(entry) = &stored
-            && (self.offline() || is_fresh(mirror.policy, entry))
-            && let Some(opened) = self.open_stored(&entry.sha256, immutable).await?
+            && (self.offline || is_fresh(mirror.policy, entry))
+            && let Some(opened) = self.fetcher.open_stored(&entry.sha256, immutable).await?
         {
             if immutable {
-                self.inner.mirror_paths.insert(key, entry.sha256.clone());
+                self.known.insert(key, entry.sha256.clone());
             }
             return Ok(opened);
         }
-        if self.offline() {
+        if self.offline {
             return Err(offline_miss(&format!("`{path}` of mirror `{name}`")));
         }
-        if stored.is_none()
-            && self
-                .inner
-                .missing_paths
-                .contains(&key, self.config().not_found_ttl)
-        {
+        if stored.is_none() && self.missing.contains(&key) {
             return Err(Error::not_found(format!(
                 "no source of mirror `{name}` has `{path}`"
             )));
@@ -146,7 +147,7 @@ impl App {
                 len: None,
             },
             record: Record::Mirror {
-                mirror: name.to_owned(),
+                mirror: name.clone(),
                 path: path.clone(),
             },
             fallback: stored.as_ref().map(|entry| Fallback {
@@ -155,13 +156,11 @@ impl App {
             }),
         };
         let etag = expected_sha256.map(|s| s.to_string());
-        let result = self.follow(job, etag, immutable).await;
+        let result = self.fetcher.follow(job, etag, immutable).await;
         if let Err(e) = &result
             && e.kind() == ErrorKind::NotFound
         {
-            self.inner
-                .missing_paths
-                .insert(key, self.config().not_found_ttl);
+            self.missing.insert(key);
         }
         result
     }
@@ -172,10 +171,14 @@ impl App {
         mirror: &MirrorConfig,
         path: &str,
     ) -> Result<Option<MirrorEntry>> {
-        let Some(entry) = self.inner.catalog.mirror_entry(&mirror.name, path).await? else {
+        let Some(entry) = self.catalog.mirror_entry(&mirror.name, path).await? else {
             return Ok(None);
         };
-        Ok(self.inner.store.size(&entry.sha256).await?.map(|_| entry))
+        Ok(self
+            .fetcher
+            .is_stored(&entry.sha256)
+            .await?
+            .then_some(entry))
     }
 
     /// The SHA-256 the mirror's checksum file next to `path` lists for it,
@@ -198,7 +201,6 @@ impl App {
                 continue;
             };
             let Ok(response) = self
-                .inner
                 .client
                 .get_with_retries(&url, &HeaderMap::new(), 0)
                 .await

@@ -24,8 +24,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde::Serialize;
 
+use super::Maintenance;
 use super::verify_classify::{FileCheck, Found, Problem, classify};
-use super::{App, Progress, unix_now};
+use crate::app::Progress;
+use crate::app::clock::unix_now;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::Sha256Hex;
 use crate::store::{Hasher, STAGING_PREFIX};
@@ -62,17 +64,21 @@ pub struct Finding {
     pub action: Option<String>,
 }
 
-impl App {
+impl Maintenance {
     /// Hashing is reported to `progress` in bytes, one call per blob.
-    pub async fn verify(&self, repair: bool, progress: &dyn Progress) -> Result<VerifyReport> {
+    pub(crate) async fn verify(
+        &self,
+        repair: bool,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport> {
         // Rows first: a blob committed after this read shows up as an orphan,
         // which is checked again below, never as missing.
-        let rows = self.inner.catalog.blob_usage().await?;
-        let root = self.inner.store.blobs_dir().to_path_buf();
+        let rows = self.catalog.blob_usage().await?;
+        let root = self.store.blobs_dir().to_path_buf();
         let paths = blocking(move || walk(&root)).await?;
         let total = paths.len() as u64;
         progress.start(paths.iter().map(|(_, len)| len).sum());
-        let root = self.inner.store.blobs_dir().to_path_buf();
+        let root = self.store.blobs_dir().to_path_buf();
         let mut checks = Vec::with_capacity(paths.len());
         let mut hashing = futures::stream::iter(paths)
             .map(|(path, len)| {
@@ -131,7 +137,7 @@ impl App {
     }
 
     async fn stale_staging(&self) -> Result<Vec<Found>> {
-        let dir = self.inner.store.staging_dir().to_path_buf();
+        let dir = self.store.staging_dir().to_path_buf();
         let stale = blocking(move || {
             let mut stale = Vec::new();
             for entry in std::fs::read_dir(&dir)? {
@@ -171,15 +177,15 @@ impl App {
             return Ok(true);
         };
         Ok(match found.problem {
-            Problem::Missing => self.inner.store.size(sha256).await?.is_none(),
-            Problem::Orphan => self.inner.catalog.blob(sha256).await?.is_none(),
+            Problem::Missing => self.store.size(sha256).await?.is_none(),
+            Problem::Orphan => self.catalog.blob(sha256).await?.is_none(),
             _ => true,
         })
     }
 
     /// Repairs one finding; returns what was done.
     async fn repair(&self, found: &Found) -> Result<String> {
-        let catalog = &self.inner.catalog;
+        let catalog = &self.catalog;
         let sha256 = found.sha256.as_ref();
         Ok(match (found.problem, sha256) {
             (Problem::Corrupt, Some(sha256)) => {
@@ -206,7 +212,7 @@ impl App {
                 "recorded (nameless: prune may remove it)".to_owned()
             }
             (Problem::StuckDeleting, Some(sha256)) => {
-                self.inner.store.delete(sha256).await?;
+                self.store.delete(sha256).await?;
                 catalog.forget_cached(sha256, true).await?;
                 "removal finished".to_owned()
             }
@@ -228,7 +234,7 @@ impl App {
         let Some(path) = path else {
             return Ok("nowhere (no file)".to_owned());
         };
-        let dir = self.config().data_dir.join("quarantine");
+        let dir = self.data_dir.join("quarantine");
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| Error::storage(format!("cannot create `{}`", dir.display()), e))?;

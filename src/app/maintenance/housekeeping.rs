@@ -9,38 +9,32 @@
 //! prune at once. On shutdown the loop stops, downloads finish, and the last
 //! observations are written.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::App;
+use super::Maintenance;
 use super::prune::PruneOptions;
 use crate::error::Result;
 
 /// Background prunes stop at this share of `max-size` (in percent).
 const PRUNE_TARGET_PERCENT: u64 = 90;
 
+/// The loop's handle, and how to stop it.
 #[derive(Debug, Default)]
 pub(super) struct Housekeeping {
     stop: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
-    /// Bytes committed since the last size check.
-    grown: AtomicU64,
-    /// Wakes the loop for an early size check.
-    check: Notify,
 }
 
-impl App {
+impl Maintenance {
     /// Starts the background loop (call once, from `serve`).
-    pub fn start_housekeeping(&self) {
-        let app = self.clone();
-        let handle = tokio::spawn(async move { app.housekeeping_loop().await });
+    pub(crate) fn start_housekeeping(self: &Arc<Self>) {
+        let this = self.clone();
+        let handle = tokio::spawn(async move { this.housekeeping_loop().await });
         let mut task = self
-            .inner
             .housekeeping
             .task
             .lock()
@@ -48,12 +42,11 @@ impl App {
         *task = Some(handle);
     }
 
-    /// Graceful shutdown: stops the background loop, lets downloads in
-    /// flight finish and commit, then writes the last observations.
-    pub async fn shutdown(&self) {
-        self.inner.housekeeping.stop.cancel();
+    /// Stops the background loop and waits for it (a prune under way ends
+    /// first).
+    pub(crate) async fn stop_housekeeping(&self) {
+        self.housekeeping.stop.cancel();
         let handle = self
-            .inner
             .housekeeping
             .task
             .lock()
@@ -62,51 +55,49 @@ impl App {
         if let Some(handle) = handle {
             let _ = handle.await;
         }
-        self.finish_downloads().await;
-        self.flush_observations().await;
-    }
-
-    /// Called after a download committed `len` bytes.
-    pub(super) fn note_stored(&self, len: u64) {
-        let Some(max_size) = self.config().prune.max_size else {
-            return;
-        };
-        let grown = self
-            .inner
-            .housekeeping
-            .grown
-            .fetch_add(len, Ordering::Relaxed)
-            + len;
-        if grown >= (max_size / 100).max(1) {
-            self.inner.housekeeping.check.notify_one();
-        }
     }
 
     async fn housekeeping_loop(&self) {
-        let prune = &self.config().prune;
+        let prune = &self.prune;
         let mut flush = tokio::time::interval(prune.flush_interval);
         let mut check = tokio::time::interval(prune.interval);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let housekeeping = &self.inner.housekeeping;
         loop {
             tokio::select! {
-                () = housekeeping.stop.cancelled() => return,
+                () = self.housekeeping.stop.cancelled() => return,
                 _ = flush.tick() => self.flush_observations().await,
                 _ = check.tick() => self.prune_if_over().await,
-                () = housekeeping.check.notified() => self.prune_if_over().await,
+                () = self.usage.grown_enough() => self.prune_if_over().await,
             }
         }
     }
 
     /// Writes last-access times and counters; failures are logged and the
     /// observations kept for the next attempt.
-    pub(super) async fn flush_observations(&self) {
+    pub(crate) async fn flush_observations(&self) {
         if let Err(e) = self.flush_accesses().await {
             warn!("cannot record last-access times: {e}");
         }
         if let Err(e) = self.flush_counters().await {
             warn!("cannot record counters: {e}");
+        }
+    }
+
+    /// Writes the noted accesses to the catalog in one transaction; returns
+    /// how many blobs were touched. On failure the notes are kept for the
+    /// next attempt.
+    pub(crate) async fn flush_accesses(&self) -> Result<usize> {
+        let batch = self.usage.take_accesses();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        match self.catalog.touch(&batch).await {
+            Ok(()) => Ok(batch.len()),
+            Err(e) => {
+                self.usage.restore_accesses(batch);
+                Err(e)
+            }
         }
     }
 
@@ -117,11 +108,11 @@ impl App {
     }
 
     async fn try_prune_if_over(&self) -> Result<()> {
-        let Some(max_size) = self.config().prune.max_size else {
+        let Some(max_size) = self.prune.max_size else {
             return Ok(());
         };
-        self.inner.housekeeping.grown.store(0, Ordering::Relaxed);
-        let stored = self.inner.catalog.stored_bytes().await?;
+        self.usage.reset_growth();
+        let stored = self.catalog.stored_bytes().await?;
         if stored <= max_size {
             return Ok(());
         }

@@ -13,9 +13,10 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::debug;
 
+use super::Maintenance;
 use super::keep::KeepList;
 use super::prune_plan::{Policy, plan};
-use super::{App, unix_now};
+use crate::app::clock::unix_now;
 use crate::catalog::BlobState;
 use crate::error::Result;
 
@@ -61,13 +62,13 @@ impl PruneReport {
     }
 }
 
-impl App {
+impl Maintenance {
     /// Prunes the store by `options`. Prunes in one process run one at a time.
-    pub async fn prune(&self, options: &PruneOptions) -> Result<PruneReport> {
-        let _one_at_a_time = self.inner.prune_lock.lock().await;
+    pub(crate) async fn prune(&self, options: &PruneOptions) -> Result<PruneReport> {
+        let _one_at_a_time = self.prune_lock.lock().await;
         // The freshest recency first (a no-op outside the server).
         self.flush_accesses().await?;
-        let usage = self.inner.catalog.blob_usage().await?;
+        let usage = self.catalog.blob_usage().await?;
         let policy = Policy {
             max_size: options.max_size,
             unused_before: options.unused_for.map(|age| {
@@ -111,11 +112,11 @@ impl App {
     /// Mark, delete, forget (see the module docs). `false` when the blob was
     /// not removed because it changed since it was chosen.
     async fn remove_cached(&self, sha256: &crate::model::Sha256Hex) -> Result<bool> {
-        if !self.inner.catalog.mark_deleting(sha256).await? {
+        if !self.catalog.mark_deleting(sha256).await? {
             debug!(%sha256, "not pruned: no longer a stored cached blob");
             return Ok(false);
         }
-        self.inner.store.delete(sha256).await?;
-        self.inner.catalog.forget_cached(sha256, true).await
+        self.store.delete(sha256).await?;
+        self.catalog.forget_cached(sha256, true).await
     }
 }

@@ -15,14 +15,14 @@ use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::info;
 
-use super::App;
-use super::private::View;
-use super::progress::Progress;
+use super::{Maintenance, StoredProjects};
+use crate::app::Progress;
 use crate::error::{Error, ErrorKind, Result};
-use crate::export::{Layout, Scratch, archive, link_segment, manifest};
+use crate::export::{Layout, Scratch, archive, manifest};
 use crate::index;
 use crate::model::{
     CoreMetadata, DistFilename, ProjectFile, ProjectList, ProjectName, ProjectPage, Sha256Hex,
+    percent,
 };
 use crate::requirements::{Version, Wanted};
 use crate::store::{Expected, Hasher};
@@ -96,17 +96,18 @@ struct Planned {
     page: ProjectPage,
 }
 
-impl App {
+impl Maintenance {
     /// Exports the selected stored files to `destination` in `layout`.
-    pub async fn export(
+    pub(crate) async fn export(
         &self,
+        projects: &dyn StoredProjects,
         selection: &Selection,
         destination: &Destination,
         layout: Layout,
         progress: &dyn Progress,
     ) -> Result<ExportReport> {
         check_destination(destination).await?;
-        let (plan, missing) = self.plan(selection).await?;
+        let (plan, missing) = self.plan(projects, selection).await?;
         let parent = crate::store::parent_dir(destination.path()).to_path_buf();
         let stem = match destination.path().file_name() {
             Some(name) => format!("{}.larder-export", name.to_string_lossy()),
@@ -172,13 +173,17 @@ impl App {
 
     /// The stored files the selection names, by project, and what it names
     /// that is not stored.
-    async fn plan(&self, selection: &Selection) -> Result<(Vec<Planned>, Vec<Missing>)> {
+    async fn plan(
+        &self,
+        projects: &dyn StoredProjects,
+        selection: &Selection,
+    ) -> Result<(Vec<Planned>, Vec<Missing>)> {
         let mut plan = Vec::new();
         let mut missing = Vec::new();
         if selection.all {
-            for project in self.inner.catalog.stored_projects().await? {
+            for project in self.catalog.stored_projects().await? {
                 let name = ProjectName::new(&project)?;
-                if let Some(page) = self.stored_files(&name).await? {
+                if let Some(page) = projects.stored_page(&name).await? {
                     plan.push(Planned { name, page });
                 }
             }
@@ -190,7 +195,7 @@ impl App {
             if !whole.insert(name.clone()) {
                 continue;
             }
-            match self.stored_files(&name).await? {
+            match projects.stored_page(&name).await? {
                 Some(page) => plan.push(Planned { name, page }),
                 None => missing.push(Missing {
                     what: project.clone(),
@@ -208,7 +213,7 @@ impl App {
             }
         }
         for (name, wants) in wanted_by_project {
-            let Some(mut page) = self.stored_files(&name).await? else {
+            let Some(mut page) = projects.stored_page(&name).await? else {
                 for want in wants {
                     missing.push(Missing {
                         what: want.origin.clone(),
@@ -238,21 +243,6 @@ impl App {
         Ok((plan, missing))
     }
 
-    /// The project's stored files as a page (uploaded files for a private
-    /// project), core metadata offered only where stored; `None` when none
-    /// is stored.
-    async fn stored_files(&self, project: &ProjectName) -> Result<Option<ProjectPage>> {
-        let page = match self.private_project_page(project, View::Local).await? {
-            Some(page) => page,
-            None => match self.local_page(project).await {
-                Ok(page) => page,
-                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e),
-            },
-        };
-        Ok((!page.files.is_empty()).then_some(page))
-    }
-
     /// Writes the files and pages; returns the MANIFEST entries.
     async fn write_tree(
         &self,
@@ -269,7 +259,7 @@ impl App {
         let mut total = 0;
         for file in plan.iter().flat_map(|p| &p.page.files) {
             if let Some(Ok(sha256)) = file.sha256().map(Sha256Hex::parse) {
-                total += self.inner.store.size(&sha256).await?.unwrap_or(0);
+                total += self.store.size(&sha256).await?.unwrap_or(0);
             }
         }
         progress.start(total);
@@ -340,7 +330,9 @@ impl App {
                     files,
                 };
                 let dir = format!("simple/{}", planned.name);
-                let link = |f: &ProjectFile| format!("../../files/{}", link_segment(&f.filename));
+                let link = |f: &ProjectFile| {
+                    format!("../../files/{}", percent::encode_segment(&f.filename))
+                };
                 let html = index::html::render_project(&page, &link);
                 let json = index::json::render_project(&page, &link);
                 entries.push(
@@ -376,7 +368,7 @@ impl App {
     /// Copies a blob to `dest`, streaming and re-hashing it on the way (a
     /// corrupt blob fails the export); `None` when it is not stored.
     async fn copy_blob(&self, sha256: &Sha256Hex, dest: &Path) -> Result<Option<u64>> {
-        let Some((mut blob, _)) = self.inner.store.open_blob(sha256).await? else {
+        let Some((mut blob, _)) = self.store.open_blob(sha256).await? else {
             return Ok(None);
         };
         let write_error = |e| Error::storage(format!("cannot write `{}`", dest.display()), e);

@@ -12,17 +12,14 @@ use std::path::{Path, PathBuf};
 use tokio::io::AsyncReadExt;
 use tracing::{info, warn};
 
-use super::fetch::OpenedFile;
-use super::progress::Progress;
-use super::{App, unix_now, wheel};
+use super::Maintenance;
+use crate::app::clock::unix_now;
+use crate::app::{Progress, wheel};
 use crate::catalog::BlobName;
 use crate::error::{Error, ErrorKind, Result};
 use crate::export::{Scratch, archive, manifest};
-use crate::model::{DistFilename, Sha256Hex};
+use crate::model::{DistFilename, Sha256Hex, Source};
 use crate::store::Expected;
-
-/// The `blob_name` source of imported files.
-pub const IMPORT_SOURCE: &str = "import";
 
 /// What `larder import` did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -70,10 +67,14 @@ struct Candidate {
     size: u64,
 }
 
-impl App {
+impl Maintenance {
     /// Imports every distribution file under `source` (a directory, walked
     /// recursively, or a `.tar.zst` / `.tar` archive).
-    pub async fn import(&self, source: &Path, progress: &dyn Progress) -> Result<ImportReport> {
+    pub(crate) async fn import(
+        &self,
+        source: &Path,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport> {
         let meta = tokio::fs::metadata(source).await.map_err(|e| {
             let kind = if e.kind() == std::io::ErrorKind::NotFound {
                 ErrorKind::NotFound
@@ -91,7 +92,7 @@ impl App {
             report.skipped = skipped;
             self.import_all(candidates, &mut report, progress).await;
         } else if archive::is_archive(source) {
-            let scratch = Scratch::create_in(self.inner.store.staging_dir(), "larder-import")?;
+            let scratch = Scratch::create_in(self.store.staging_dir(), "larder-import")?;
             let (archive_path, into) = (source.to_path_buf(), scratch.path().to_path_buf());
             let members = tokio::task::spawn_blocking(move || {
                 archive::extract_files(&archive_path, &into, &|name| {
@@ -153,7 +154,7 @@ impl App {
         let mut input = tokio::fs::File::open(&candidate.path)
             .await
             .map_err(read_error)?;
-        let mut staging = self.inner.store.stage().await?;
+        let mut staging = self.store.stage().await?;
         let mut buf = vec![0; 256 * 1024];
         loop {
             let n = input.read(&mut buf).await.map_err(read_error)?;
@@ -188,16 +189,15 @@ impl App {
         };
         let size = staged.digests.len;
         let known = match &staged.digests.sha256 {
-            Some(sha) => self.inner.store.size(sha).await?.is_some(),
+            Some(sha) => self.store.size(sha).await?.is_some(),
             None => false,
         };
         let sha256 = self
-            .inner
             .store
             .commit(staged, &candidate.expected, &what)
             .await?;
         let project = candidate.dist.project_name().as_str().to_owned();
-        let catalog = &self.inner.catalog;
+        let catalog = &self.catalog;
         let now = unix_now();
         catalog.record_blob(&sha256, size, now).await?;
         catalog
@@ -205,7 +205,11 @@ impl App {
             .await?;
         if let Some(metadata) = &metadata {
             let (meta_sha, meta_len) = self
-                .store_bytes(&metadata.bytes, &candidate.filename)
+                .store
+                .put_bytes(
+                    &metadata.bytes,
+                    &format!("`{}.metadata`", candidate.filename),
+                )
                 .await?;
             catalog.record_blob(&meta_sha, meta_len, now).await?;
             let name = format!("{}.metadata", candidate.filename);
@@ -225,33 +229,12 @@ impl App {
             !known,
         ))
     }
-
-    /// The stored METADATA of a stored distribution no page announced
-    /// (imported), for `/files/<sha256>/<dist>.metadata`.
-    pub(super) async fn open_stored_metadata(
-        &self,
-        sha256: &Sha256Hex,
-        dist: &str,
-    ) -> Result<Option<OpenedFile>> {
-        let catalog = &self.inner.catalog;
-        let names = catalog.names(sha256).await?;
-        let Some(name) = names
-            .iter()
-            .find(|n| n.filename == dist && !n.project.is_empty())
-        else {
-            return Ok(None);
-        };
-        match catalog.stored_metadata(&name.project, dist).await? {
-            Some(metadata) => self.open_stored(&metadata, true).await,
-            None => Ok(None),
-        }
-    }
 }
 
 fn imported_name(sha256: &Sha256Hex, filename: &str, project: &str) -> BlobName {
     BlobName {
         sha256: sha256.clone(),
-        source: IMPORT_SOURCE.to_owned(),
+        source: Source::Import,
         filename: filename.to_owned(),
         url: String::new(),
         project: project.to_owned(),

@@ -10,9 +10,13 @@ use std::sync::OnceLock;
 
 use tracing::warn;
 
-use super::{App, unix_now};
+use std::sync::Arc;
+
+use crate::app::clock::unix_now;
+use crate::auth::cache::VerifiedCache;
 use crate::auth::{Credentials, Identity, Scope, TOKEN_USER, password, token, unauthorized};
-use crate::catalog::TokenRecord;
+use crate::catalog::{Catalog, TokenRecord};
+use crate::config::AuthConfig;
 use crate::error::{Error, Result};
 
 /// A token as `larder token list` shows it: never its hash.
@@ -24,15 +28,32 @@ pub struct TokenInfo {
     pub created_at: i64,
 }
 
-impl App {
+/// Checks credentials and keeps the tokens.
+#[derive(Debug)]
+pub(crate) struct Access {
+    config: AuthConfig,
+    catalog: Arc<dyn Catalog>,
+    /// Credentials that recently passed an argon2 check.
+    verified: VerifiedCache,
+}
+
+impl Access {
+    pub(crate) fn new(config: AuthConfig, catalog: Arc<dyn Catalog>) -> Self {
+        Self {
+            config,
+            catalog,
+            verified: VerifiedCache::default(),
+        }
+    }
+
     /// The identity behind `credentials` if it may do what `needed` asks.
     /// Reads need no credentials unless the config says so; uploads always do.
-    pub async fn authorize(
+    pub(crate) async fn authorize(
         &self,
         credentials: Option<&Credentials>,
         needed: Scope,
     ) -> Result<Identity> {
-        if needed == Scope::Read && self.inner.config.auth.anonymous_read {
+        if needed == Scope::Read && self.config.anonymous_read {
             return Ok(Identity::anonymous());
         }
         let Some(credentials) = credentials else {
@@ -63,7 +84,7 @@ impl App {
             let Some(id) = token::id_of(secret) else {
                 return Ok(Err("not a larder token"));
             };
-            let Some(record) = self.inner.catalog.token_by_id(id).await? else {
+            let Some(record) = self.catalog.token_by_id(id).await? else {
                 return Ok(Err("unknown token"));
             };
             let material = [b"token\0".as_slice(), secret.as_bytes()].concat();
@@ -76,9 +97,7 @@ impl App {
             }));
         }
         let user = self
-            .inner
             .config
-            .auth
             .users
             .iter()
             .find(|u| u.name == credentials.user);
@@ -110,7 +129,7 @@ impl App {
     /// Checks `secret` against `phc`, through the cache of recent successes
     /// (keyed by `material`; empty material is never cached).
     async fn verify_secret(&self, material: &[u8], secret: &str, phc: &str) -> Result<bool> {
-        let cache = &self.inner.verified;
+        let cache = &self.verified;
         if !material.is_empty() && cache.contains(material, phc) {
             return Ok(true);
         }
@@ -128,15 +147,14 @@ impl App {
 
     /// Creates a token and returns it; only its hash is kept, so this is the
     /// one time it can be shown.
-    pub async fn create_token(&self, name: &str, scope: Scope) -> Result<String> {
+    pub(crate) async fn create_token(&self, name: &str, scope: Scope) -> Result<String> {
         token::check_name(name)?;
         let new = token::generate()?;
         let secret = new.token.clone();
         let hash = tokio::task::spawn_blocking(move || password::hash(secret.as_bytes()))
             .await
             .map_err(|e| Error::storage("the hashing task failed", std::io::Error::other(e)))??;
-        self.inner
-            .catalog
+        self.catalog
             .add_token(&TokenRecord {
                 name: name.to_owned(),
                 id: new.id,
@@ -149,9 +167,8 @@ impl App {
     }
 
     /// Every token, by name.
-    pub async fn tokens(&self) -> Result<Vec<TokenInfo>> {
+    pub(crate) async fn tokens(&self) -> Result<Vec<TokenInfo>> {
         Ok(self
-            .inner
             .catalog
             .tokens()
             .await?
@@ -165,8 +182,8 @@ impl App {
     }
 
     /// Revokes a token: the next request with it fails.
-    pub async fn revoke_token(&self, name: &str) -> Result<()> {
-        if self.inner.catalog.remove_token(name).await? {
+    pub(crate) async fn revoke_token(&self, name: &str) -> Result<()> {
+        if self.catalog.remove_token(name).await? {
             Ok(())
         } else {
             Err(Error::not_found(format!(
