@@ -10,6 +10,7 @@ mod check_config;
 mod clients;
 mod common;
 mod download;
+mod encoding;
 mod export;
 mod files;
 mod import;

@@ -416,7 +416,8 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap)
         return page_response(&shared, body, json, &headers);
     }
     if let Some(filename) = path.strip_prefix("/packages/") {
-        return file_response(&shared, filename);
+        let filename = percent_encoding::percent_decode_str(filename).decode_utf8_lossy();
+        return file_response(&shared, &filename);
     }
     not_found()
 }
@@ -490,7 +491,11 @@ fn project_page(shared: &Shared, project: &str, json: bool) -> Option<String> {
                 file.insert("filename".into(), json!(filename));
                 file.insert(
                     "url".into(),
-                    json!(format!("http://{}/packages/{filename}", shared.addr)),
+                    json!(format!(
+                        "http://{}/packages/{}",
+                        shared.addr,
+                        url_segment(filename)
+                    )),
                 );
                 file.insert("hashes".into(), json!({ "sha256": blob.sha256 }));
                 if let Some(requires_python) = &listed.requires_python {
@@ -543,14 +548,25 @@ fn project_page(shared: &Shared, project: &str, json: bool) -> Option<String> {
                 " data-dist-info-metadata=\"sha256={sha256}\" data-core-metadata=\"sha256={sha256}\""
             ));
         }
+        let href = escape(&url_segment(filename));
         let filename = escape(filename);
         html.push_str(&format!(
-            "    <a href=\"../../packages/{filename}#sha256={}\"{attributes}>{filename}</a><br />\n",
+            "    <a href=\"../../packages/{href}#sha256={}\"{attributes}>{filename}</a><br />\n",
             blob.sha256
         ));
     }
     html.push_str("  </body>\n</html>\n");
     Some(html)
+}
+
+/// `filename` as one URL path segment, escaped by the `url` crate's rules
+/// (not larder's, which the tests check).
+fn url_segment(filename: &str) -> String {
+    let mut url = url::Url::parse("http://127.0.0.1/").expect("static URL");
+    url.path_segments_mut()
+        .expect("an http URL has segments")
+        .push(filename);
+    url.path()[1..].to_owned()
 }
 
 fn file_response(shared: &Shared, filename: &str) -> Response {
