@@ -120,7 +120,7 @@ async fn server_and_export_link_a_file_name_the_same_way() {
         let (json, html) = server_pages(&server, project).await;
         let segments = json_segments(&json);
         let (_, segment) = segments.iter().find(|(f, _)| f == filename).unwrap();
-        assert_eq!(html_segments(&html), [segment.clone()], "{html}");
+        assert_eq!(html_segments(&html), vec![segment.to_owned()], "{html}");
         let page = url::Url::parse(&server.url(&format!("/simple/{project}/"))).unwrap();
         let link = json["files"][0]["url"].as_str().unwrap();
         assert_eq!(&get_bytes(page.join(link).unwrap()).await, bytes);
@@ -161,7 +161,7 @@ async fn server_and_export_link_a_file_name_the_same_way() {
         assert_eq!(&exported[0].1, segment, "{project}: JSON link");
         assert_eq!(
             html_segments(&html),
-            [segment.clone()],
+            vec![segment.to_owned()],
             "{project}: HTML link"
         );
         // The link, decoded, names the exported file.
