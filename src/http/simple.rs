@@ -16,19 +16,64 @@ use crate::app::App;
 use crate::index::{Negotiated, negotiate};
 use crate::model::ProjectName;
 
+/// Where an index view is mounted: the same routes under each prefix.
+#[derive(Debug, Clone, Copy)]
+enum Mount {
+    /// `/simple/`: uploads in front of the upstreams.
+    Index,
+    /// `/local/simple/`: only what is stored; never contacts an upstream.
+    Local,
+}
+
+impl Mount {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Index => "/simple/",
+            Self::Local => "/local/simple/",
+        }
+    }
+}
+
 pub(super) fn routes() -> Router<App> {
-    Router::new()
-        .route("/simple/", get(project_list))
-        .route("/simple", get(|| async { moved("/simple/") }))
-        .route("/simple/{project}/", get(project_page))
-        .route("/simple/{project}", get(project_page_without_slash))
-        .route("/local/simple/", get(local_project_list))
-        .route("/local/simple", get(|| async { moved("/local/simple/") }))
-        .route("/local/simple/{project}/", get(local_project_page))
-        .route(
-            "/local/simple/{project}",
-            get(local_project_page_without_slash),
-        )
+    [Mount::Index, Mount::Local]
+        .into_iter()
+        .fold(Router::new(), |router, mount| {
+            let prefix = mount.prefix();
+            router
+                .route(
+                    prefix,
+                    get(
+                        move |State(app): State<App>,
+                              headers: HeaderMap,
+                              Query(query): Query<FormatQuery>| {
+                            project_list(mount, app, headers, query)
+                        },
+                    ),
+                )
+                .route(
+                    prefix.trim_end_matches('/'),
+                    get(move || async move { moved(prefix) }),
+                )
+                .route(
+                    &format!("{prefix}{{project}}/"),
+                    get(
+                        move |State(app): State<App>,
+                              Path(raw): Path<String>,
+                              headers: HeaderMap,
+                              Query(query): Query<FormatQuery>| {
+                            project_page(mount, app, raw, headers, query)
+                        },
+                    ),
+                )
+                .route(
+                    &format!("{prefix}{{project}}"),
+                    get(
+                        move |Path(raw): Path<String>, Query(query): Query<FormatQuery>| async move {
+                            to_normalized(&raw, prefix, &query)
+                        },
+                    ),
+                )
+        })
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,63 +132,33 @@ fn page_response(negotiated: Negotiated, body: Bytes, stale_age: Option<Duration
 }
 
 async fn project_list(
-    State(app): State<App>,
+    mount: Mount,
+    app: App,
     headers: HeaderMap,
-    Query(query): Query<FormatQuery>,
+    query: FormatQuery,
 ) -> Result<Response, ApiError> {
     let negotiated = negotiated(&headers, &query)?;
-    let view = app.project_list(negotiated.format).await?;
+    let view = match mount {
+        Mount::Index => app.project_list(negotiated.format).await?,
+        Mount::Local => app.local_project_list(negotiated.format).await?,
+    };
     Ok(page_response(negotiated, view.body, None))
 }
 
 async fn project_page(
-    State(app): State<App>,
-    Path(raw): Path<String>,
+    mount: Mount,
+    app: App,
+    raw: String,
     headers: HeaderMap,
-    Query(query): Query<FormatQuery>,
+    query: FormatQuery,
 ) -> Result<Response, ApiError> {
     let Some(project) = normalized(&raw) else {
-        return Ok(to_normalized(&raw, "/simple/", &query));
+        return Ok(to_normalized(&raw, mount.prefix(), &query));
     };
     let negotiated = negotiated(&headers, &query)?;
-    let view = app.project_page(&project, negotiated.format).await?;
+    let view = match mount {
+        Mount::Index => app.project_page(&project, negotiated.format).await?,
+        Mount::Local => app.local_project_page(&project, negotiated.format).await?,
+    };
     Ok(page_response(negotiated, view.body, view.stale_age))
-}
-
-async fn project_page_without_slash(
-    Path(raw): Path<String>,
-    Query(query): Query<FormatQuery>,
-) -> Response {
-    to_normalized(&raw, "/simple/", &query)
-}
-
-async fn local_project_list(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Query(query): Query<FormatQuery>,
-) -> Result<Response, ApiError> {
-    let negotiated = negotiated(&headers, &query)?;
-    let view = app.local_project_list(negotiated.format).await?;
-    Ok(page_response(negotiated, view.body, None))
-}
-
-async fn local_project_page(
-    State(app): State<App>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    Query(query): Query<FormatQuery>,
-) -> Result<Response, ApiError> {
-    let Some(project) = normalized(&raw) else {
-        return Ok(to_normalized(&raw, "/local/simple/", &query));
-    };
-    let negotiated = negotiated(&headers, &query)?;
-    let view = app.local_project_page(&project, negotiated.format).await?;
-    Ok(page_response(negotiated, view.body, None))
-}
-
-async fn local_project_page_without_slash(
-    Path(raw): Path<String>,
-    Query(query): Query<FormatQuery>,
-) -> Response {
-    to_normalized(&raw, "/local/simple/", &query)
 }
