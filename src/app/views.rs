@@ -6,13 +6,14 @@
 use async_trait::async_trait;
 use tracing::warn;
 
+use super::OpenedFile;
 use super::maintenance::StoredProjects;
-use super::pages::{INDEX_PREFIX, LOCAL_PREFIX, PageView, ProjectListView, render, render_list};
+use super::pages::{INDEX_PREFIX, PageView, ProjectListView, render, render_list};
 use super::private::merge;
 use super::{App, Inner};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::index::Format;
-use crate::model::{ProjectFile, ProjectList, ProjectName, ProjectPage};
+use crate::model::{ProjectFile, ProjectList, ProjectName, ProjectPage, Sha256Hex};
 
 /// Which view a page is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,20 +48,53 @@ impl App {
     }
 
     /// The local-only page: files already in the store, for
-    /// `/local/simple/<project>/`. Never contacts an upstream.
+    /// `/local/simple/<project>/` (and `/local/<project>/`), its files
+    /// linked relative to `files_prefix`. Never contacts an upstream.
     pub async fn local_project_page(
         &self,
         project: &ProjectName,
         format: Format,
+        files_prefix: &str,
     ) -> Result<PageView> {
         let page = match self.inner.private_page(project, View::Local).await? {
             Some(page) => page,
             None => self.inner.pages.local_page(project).await?,
         };
         Ok(PageView {
-            body: render(&page, format, LOCAL_PREFIX),
+            body: render(&page, format, files_prefix),
             stale_age: None,
         })
+    }
+
+    /// A project's file by its name (pypicache's `/packages/source/…` URLs):
+    /// from the store when it is there, else found on the project's page as
+    /// `/simple/` serves it (uploads first, shadowing honoured) and fetched
+    /// like any `/files/` request. A name the page does not list is 404.
+    pub async fn open_by_name(&self, project: &ProjectName, filename: &str) -> Result<OpenedFile> {
+        let stored = self
+            .inner
+            .catalog
+            .stored_in_project(project.as_str())
+            .await?;
+        if let Some((sha256, _)) = stored.iter().find(|(_, name)| name == filename) {
+            match self.open_file(sha256, filename).await {
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                opened => return opened,
+            }
+        }
+        let page = self.project_model(project).await?;
+        let listed = page
+            .files
+            .iter()
+            .find(|f| f.filename == filename)
+            .and_then(|f| Sha256Hex::parse(f.sha256()?).ok())
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "the page of `{project}` lists no file `{}`",
+                    filename.escape_debug()
+                ))
+            })?;
+        self.open_file(&listed, filename).await
     }
 
     /// The project list for `/simple/`: every project any upstream lists,

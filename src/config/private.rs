@@ -41,6 +41,10 @@ pub struct AuthConfig {
     /// Whether `/simple/`, `/local/simple/` and `/files/` answer without
     /// credentials. Uploads always need them.
     pub anonymous_read: bool,
+    /// What `POST /requirements.txt` needs. Warming fetches only what any
+    /// reader could make larder fetch one file at a time, so by default it
+    /// follows the read policy (`read`); `upload` reserves it for uploaders.
+    pub warm_scope: Scope,
     pub users: Vec<UserConfig>,
 }
 
@@ -48,6 +52,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             anonymous_read: true,
+            warm_scope: Scope::Read,
             users: Vec::new(),
         }
     }
@@ -76,6 +81,7 @@ pub(super) struct FilePrivate {
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub(super) struct FileAuth {
     anonymous_read: bool,
+    warm_scope: Scope,
 }
 
 /// `[[user]]` as written in the file.
@@ -100,8 +106,10 @@ impl Default for FilePrivate {
 
 impl Default for FileAuth {
     fn default() -> Self {
+        let defaults = AuthConfig::default();
         Self {
-            anonymous_read: AuthConfig::default().anonymous_read,
+            anonymous_read: defaults.anonymous_read,
+            warm_scope: defaults.warm_scope,
         }
     }
 }
@@ -135,6 +143,7 @@ impl FileAuth {
     pub(super) fn into_config(self, users: Vec<FileUser>) -> AuthConfig {
         AuthConfig {
             anonymous_read: self.anonymous_read,
+            warm_scope: self.warm_scope,
             users: users
                 .into_iter()
                 .map(|user| UserConfig {
@@ -159,6 +168,7 @@ impl FileAuth {
         (
             Self {
                 anonymous_read: config.anonymous_read,
+                warm_scope: config.warm_scope,
             },
             users,
         )

@@ -9,6 +9,7 @@ mod files;
 mod mirror;
 mod observe;
 mod ops;
+mod pypicache;
 pub mod range;
 mod simple;
 mod upload;
@@ -29,6 +30,7 @@ pub fn router(app: App) -> Router {
         .merge(simple::routes())
         .merge(files::routes())
         .merge(ops::routes())
+        .merge(pypicache::routes())
         .merge(upload::routes())
         .merge(warm::routes())
         .merge(mirror::routes(&app.config().mirrors))

@@ -1,5 +1,6 @@
-//! The Simple API: `/simple/` and `/local/simple/`, HTML or JSON by `Accept`
-//! (PEP 691) with a `?format=` override, non-normalized names redirected.
+//! The Simple API: `/simple/`, and the local view at `/local/simple/` and
+//! `/local/` (pypicache's spelling), HTML or JSON by `Accept` (PEP 691) with
+//! a `?format=` override, non-normalized names redirected.
 
 use std::time::Duration;
 
@@ -23,6 +24,8 @@ enum Mount {
     Index,
     /// `/local/simple/`: only what is stored; never contacts an upstream.
     Local,
+    /// `/local/`: the same, where pypicache served it.
+    LocalShort,
 }
 
 impl Mount {
@@ -30,12 +33,19 @@ impl Mount {
         match self {
             Self::Index => "/simple/",
             Self::Local => "/local/simple/",
+            Self::LocalShort => "/local/",
         }
+    }
+
+    /// How a page under this mount links `/files/`: one `../` per segment
+    /// of the prefix, and one for the project's own.
+    fn files_prefix(self) -> String {
+        "../".repeat(self.prefix().matches('/').count())
     }
 }
 
 pub(super) fn routes() -> Router<App> {
-    [Mount::Index, Mount::Local]
+    [Mount::Index, Mount::Local, Mount::LocalShort]
         .into_iter()
         .fold(Router::new(), |router, mount| {
             let prefix = mount.prefix();
@@ -140,7 +150,7 @@ async fn project_list(
     let negotiated = negotiated(&headers, &query)?;
     let view = match mount {
         Mount::Index => app.project_list(negotiated.format).await?,
-        Mount::Local => app.local_project_list(negotiated.format).await?,
+        Mount::Local | Mount::LocalShort => app.local_project_list(negotiated.format).await?,
     };
     Ok(page_response(negotiated, view.body, None))
 }
@@ -158,7 +168,26 @@ async fn project_page(
     let negotiated = negotiated(&headers, &query)?;
     let view = match mount {
         Mount::Index => app.project_page(&project, negotiated.format).await?,
-        Mount::Local => app.local_project_page(&project, negotiated.format).await?,
+        Mount::Local | Mount::LocalShort => {
+            app.local_project_page(&project, negotiated.format, &mount.files_prefix())
+                .await?
+        }
     };
     Ok(page_response(negotiated, view.body, view.stale_age))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_link_files_relative_to_their_depth() {
+        for (mount, prefix) in [
+            (Mount::Index, "../../"),
+            (Mount::Local, "../../../"),
+            (Mount::LocalShort, "../../"),
+        ] {
+            assert_eq!(mount.files_prefix(), prefix, "{mount:?}");
+        }
+    }
 }

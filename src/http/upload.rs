@@ -91,6 +91,67 @@ async fn upload(
     Ok(result?)
 }
 
+/// An upload whose body is the file itself (pypicache's `PUT
+/// /packages/source/…/<filename>`), checked like `POST /uploadpackage/`.
+pub(super) async fn upload_raw(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    filename: &str,
+) -> Result<Uploaded, ApiError> {
+    let body = SharedBody::new(body);
+    let mut parts = RawFile {
+        field: if filename.ends_with(".whl") {
+            "wheel"
+        } else {
+            "sdist"
+        },
+        filename: filename.to_owned(),
+        body: body.clone(),
+        started: false,
+    };
+    let result = app
+        .upload(
+            credentials(headers).as_ref(),
+            UploadApi::Pypicache,
+            &mut parts,
+        )
+        .await;
+    if result.is_err() {
+        body.drain().await;
+    }
+    Ok(result?)
+}
+
+/// [`UploadParts`] over a body that is one file: a single part.
+struct RawFile {
+    field: &'static str,
+    filename: String,
+    body: SharedBody,
+    started: bool,
+}
+
+#[async_trait]
+impl UploadParts for RawFile {
+    async fn next_part(&mut self) -> Result<Option<PartHeader>> {
+        if std::mem::replace(&mut self.started, true) {
+            return Ok(None);
+        }
+        Ok(Some(PartHeader {
+            name: self.field.to_owned(),
+            filename: Some(self.filename.clone()),
+        }))
+    }
+
+    async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        match self.body.next().await {
+            Some(Ok(bytes)) => Ok(Some(bytes)),
+            Some(Err(e)) => Err(Error::invalid(format!("the upload was cut off: {e}"))),
+            None => Ok(None),
+        }
+    }
+}
+
 async fn upload_body(
     app: &App,
     headers: &HeaderMap,

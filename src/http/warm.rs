@@ -7,24 +7,25 @@
 //! nothing to resolve them against. Optional fields `python`, `platform`
 //! (repeatable) and `deps` (`true`) mean what the `larder warm` flags do.
 //!
-//! Warming makes larder fetch and keep files, which is a write: it needs
-//! credentials with the upload scope, checked before the body is read (the
-//! same rule as uploads; pypicache asked for none).
+//! Warming only makes larder fetch what any reader could make it fetch one
+//! file at a time, so it follows the read policy (anonymous while reads are),
+//! checked before the body is read; `[auth] warm-scope = "upload"` reserves
+//! it for uploaders. Every answer is JSON, errors included, so pypicache's
+//! `curl … | …` pipelines can read it.
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 use super::ApiError;
 use super::access::credentials;
-use crate::app::{App, WarmOptions};
-use crate::auth::Scope;
+use crate::app::{App, NoteOutcome, WarmOptions};
 use crate::error::{Error, Result};
 use crate::requirements::Targets;
-use crate::requirements::{self, Parsed, Source};
+use crate::requirements::{self, NoteKind, Parsed, Source};
 
 /// Requirements and lock files are text; this is plenty.
 const MAX_FORM: u64 = 8 << 20;
@@ -33,14 +34,59 @@ pub(super) fn routes() -> Router<App> {
     Router::new().route("/requirements.txt", post(warm))
 }
 
-async fn warm(
-    State(app): State<App>,
-    headers: HeaderMap,
+async fn warm(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    match warm_report(&app, &headers, body).await {
+        Ok((status, json)) => json_response((status, ()).into_response(), &json),
+        Err(e) => {
+            let message = e.to_string();
+            // The status, headers and logging of any error; the body in JSON.
+            let response = ApiError(e).into_response();
+            let message = if response.status().is_server_error() {
+                "internal error; see larder's log".to_owned()
+            } else {
+                message
+            };
+            let json = serde_json::json!({ "ok": false, "error": message });
+            json_response(response, &json)
+        }
+    }
+}
+
+/// `response` with `json` as its body.
+fn json_response(response: Response, json: &serde_json::Value) -> Response {
+    let (mut parts, _) = response.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(format!("{json}\n")))
+}
+
+async fn warm_report(
+    app: &App,
+    headers: &HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
-    app.authorize(credentials(&headers).as_ref(), Scope::Upload)
-        .await?;
-    let form = read_form(&headers, body).await?;
+) -> Result<(StatusCode, serde_json::Value)> {
+    let scope = app.config().auth.warm_scope;
+    app.authorize(credentials(headers).as_ref(), scope).await?;
+    let form = read_form(headers, body).await?;
+    // A file with malformed lines is refused whole, naming them: warming
+    // the rest could hide the typo.
+    let invalid: Vec<NoteOutcome> = form
+        .parsed
+        .notes
+        .iter()
+        .filter(|n| n.kind == NoteKind::Invalid)
+        .map(NoteOutcome::from)
+        .collect();
+    if let Some(first) = invalid.first() {
+        let error = format!(
+            "{}: `{}` does not parse: {}",
+            first.origin, first.text, first.reason
+        );
+        let json = serde_json::json!({ "ok": false, "error": error, "notes": invalid });
+        return Ok((StatusCode::BAD_REQUEST, json));
+    }
     let options = WarmOptions {
         targets: Targets::new(&form.pythons, &form.platforms)?,
         deps: form.deps,
@@ -52,11 +98,7 @@ async fn warm(
     if let Some(object) = json.as_object_mut() {
         object.insert("ok".to_owned(), serde_json::Value::Bool(!report.failed()));
     }
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        format!("{json}\n"),
-    )
-        .into_response())
+    Ok((StatusCode::OK, json))
 }
 
 struct Form {

@@ -17,6 +17,7 @@ mod import;
 mod maintenance;
 mod mirror;
 mod private;
+mod pypicache;
 mod simple_api;
 mod upload;
 mod warm;

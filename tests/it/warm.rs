@@ -301,7 +301,7 @@ async fn failing_requirements_show_in_the_report_and_the_exit_code() {
 
 #[tokio::test]
 async fn post_requirements_txt_warms_through_the_server() {
-    let private = PrivateLarder::start().await;
+    let private = PrivateLarder::start_with("[auth]\nwarm-scope = \"upload\"\n").await;
     let form = || {
         Form::default()
             .file(
@@ -312,7 +312,7 @@ async fn post_requirements_txt_warms_through_the_server() {
             .text("python", "3.12")
             .text("deps", "true")
     };
-    // Warming writes to the cache: it needs upload credentials.
+    // With `warm-scope = "upload"`, warming needs upload credentials.
     let answer = private.post("/requirements.txt", None, form()).await;
     assert_eq!(answer.status, 401, "{answer:?}");
     let answer = private

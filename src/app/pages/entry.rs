@@ -12,9 +12,8 @@ use crate::index::{self, Format};
 use crate::model::{CoreMetadata, ProjectFile, ProjectName, ProjectPage, Sha256Hex, percent};
 
 /// A page's renderings link files relative to the page: `/simple/<p>/` is
-/// two levels below the root, `/local/simple/<p>/` three.
+/// two levels below the root.
 pub(crate) const INDEX_PREFIX: &str = "../../";
-pub(crate) const LOCAL_PREFIX: &str = "../../../";
 
 #[derive(Debug)]
 pub(crate) struct PageEntry {

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use tracing::{info, warn};
 use url::Url;
 
-pub(crate) use entry::{INDEX_PREFIX, LOCAL_PREFIX, PageEntry, render};
+pub(crate) use entry::{INDEX_PREFIX, PageEntry, render};
 use flight::Flights;
 use hot::HotPages;
 use upstream_page::{Answer, Validators};
