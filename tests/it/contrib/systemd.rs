@@ -98,7 +98,7 @@ async fn systemd_analyze_verify_accepts_the_unit() {
 }
 
 #[tokio::test]
-async fn the_environment_file_names_only_variables_larder_reads() {
+async fn the_environment_file_example_is_what_larder_reads() {
     // Larder ignores LARDER_* names it does not know, so a typo would be
     // silent: the example may only use these (LARDER_SERVE_ARGS is the unit's).
     let known = [
@@ -112,20 +112,45 @@ async fn the_environment_file_names_only_variables_larder_reads() {
         "LARDER_SERVE_ARGS",
     ];
     let example = std::fs::read_to_string(contrib("systemd/larder.env.example")).unwrap();
-    let mut names = Vec::new();
+    let mut settings = Vec::new();
     for line in example.lines() {
+        // Every setting, commented out or not.
         let assignment = line.strip_prefix('#').unwrap_or(line);
-        if let Some((name, _)) = assignment.split_once('=')
+        if let Some((name, value)) = assignment.split_once('=')
             && name.starts_with("LARDER_")
             && !name.contains(' ')
         {
             assert!(known.contains(&name), "unknown variable {name} in: {line}");
-            names.push(name);
+            settings.push((name, value));
         }
     }
+    let names: Vec<&str> = settings.iter().map(|(name, _)| *name).collect();
     for name in ["LARDER_LISTEN", "LARDER_UPSTREAM", "LARDER_SERVE_ARGS"] {
         assert!(names.contains(&name), "the example lacks {name}");
     }
     let unit = std::fs::read_to_string(contrib("systemd/larder.service")).unwrap();
     assert!(unit.contains(" $LARDER_SERVE_ARGS\n"), "{unit}");
+
+    // Larder accepts every value as written (the config file named there
+    // does not exist here: an empty one stands in).
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let env: Vec<(&str, &str)> = settings
+        .iter()
+        .filter(|(name, _)| *name != "LARDER_SERVE_ARGS")
+        .map(|&(name, value)| match name {
+            "LARDER_CONFIG" => (name, config.to_str().unwrap()),
+            _ => (name, value),
+        })
+        .collect();
+    let run = crate::common::larder_env(dir.path(), &["check-config"], &env).await;
+    run.assert_ok();
+    let value = |wanted: &str| env.iter().find(|(name, _)| *name == wanted).unwrap().1;
+    for line in [
+        format!("listen = \"{}\"", value("LARDER_LISTEN")),
+        format!("log-format = \"{}\"", value("LARDER_LOG_FORMAT")),
+    ] {
+        assert!(run.stdout.contains(&line), "no {line}: {run:#?}");
+    }
 }
