@@ -4,6 +4,7 @@
 //! and the systemd unit through `systemd-analyze verify`.
 
 mod openrc;
+mod openrc_serve;
 mod systemd;
 
 use std::path::{Path, PathBuf};

@@ -2,84 +2,32 @@
 //! become the `larder serve` command line start-stop-daemon is given.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-use reqwest::StatusCode;
+use std::time::Duration;
 
 use super::contrib;
-use crate::common::FixtureServer;
-use crate::common::index::{FixtureIndex, Flavor};
-use crate::common::server::http;
 
-/// OpenRC's helpers as no-ops or recorders, and what OpenRC's default
-/// `start()` does for a `command_background` service (openrc-run(8)): run
-/// start-stop-daemon with `command`, `pidfile`, `command_user` and the logs,
-/// and `command_args` evaluated by the shell, as OpenRC does.
-const HARNESS: &str = r#"
-ebegin() { :; }
-eend() { return "${1:-0}"; }
-einfo() { :; }
-ewarn() { echo "ewarn: $*" >&2; }
-eerror() { echo "eerror: $*" >&2; }
-checkpath() {
-	printf '%s\n' "$@" -END- >> "$STUB_DIR/checkpath"
-	for last; do :; done
-	[ -z "$STUB_RUN" ] || mkdir -p "$last"
+/// The stubs and the harness that sources conf.d and the init script.
+fn support(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support/openrc")
+        .join(name)
 }
-openrc_default_start() {
-	background=
-	[ "$command_background" = yes ] && background="--background --make-pidfile"
-	eval "start-stop-daemon --start --exec \"\$command\" --pidfile \"\$pidfile\" \
-		--user \"\$command_user\" --stdout \"\$output_log\" --stderr \"\$error_log\" \
-		$background -- $command_args"
-}
-RC_SVCNAME=larder
-. "$CONF_D"
-. "$OVERRIDES"
-. "$INIT_D"
-start_pre || exit 1
-case "$(type start 2>/dev/null)" in
-	*function*) start ;;
-	*) openrc_default_start ;;
-esac
-"#;
-
-/// Records its arguments, one a line. With `STUB_RUN` set it also does what
-/// `start-stop-daemon --start --background --make-pidfile` does: starts
-/// `--exec` with the arguments after `--`, logs appended, and writes its pid.
-const START_STOP_DAEMON: &str = r#"#!/bin/sh
-printf '%s\n' "$@" > "$STUB_DIR/start-stop-daemon"
-[ -n "$STUB_RUN" ] || exit 0
-while [ $# -gt 0 ]; do
-	case $1 in
-		--exec) exe=$2; shift ;;
-		--pidfile) pidfile=$2; shift ;;
-		--stdout) out=$2; shift ;;
-		--stderr) err=$2; shift ;;
-		--user) shift ;;
-		--) shift; break ;;
-	esac
-	shift
-done
-(exec "$exe" "$@" >>"$out" 2>>"$err" </dev/null) &
-echo $! > "$pidfile"
-"#;
 
 /// What one run of the start logic asked for.
-struct Started {
+pub(super) struct Started {
     /// start-stop-daemon's options, before `--`.
-    options: Vec<String>,
+    pub options: Vec<String>,
     /// The command's arguments, after `--`.
-    args: Vec<String>,
+    pub args: Vec<String>,
     /// One entry per checkpath call.
-    checkpaths: Vec<Vec<String>>,
-    dir: tempfile::TempDir,
+    pub checkpaths: Vec<Vec<String>>,
+    pub dir: tempfile::TempDir,
 }
 
 impl Started {
     /// The value after `option` in start-stop-daemon's options.
     #[track_caller]
-    fn option(&self, option: &str) -> &str {
+    pub fn option(&self, option: &str) -> &str {
         let at = self.options.iter().position(|o| o == option);
         match at.and_then(|at| self.options.get(at + 1)) {
             Some(value) => value,
@@ -91,11 +39,13 @@ impl Started {
 /// Sources the shipped conf.d, then `settings` (as a local conf.d would
 /// set them), then the init script, and runs its start logic with the stubs
 /// first on PATH. `run`: the stub really starts the command.
-async fn start(settings: &str, run: bool) -> Started {
+pub(super) async fn start(settings: &str, run: bool) -> Started {
     let dir = tempfile::tempdir().unwrap();
+    // The stub is copied so that it is executable whatever the checkout's modes.
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    write_executable(&bin.join("start-stop-daemon"), START_STOP_DAEMON);
+    let stub = std::fs::read_to_string(support("start-stop-daemon")).unwrap();
+    write_executable(&bin.join("start-stop-daemon"), &stub);
     let overrides = dir.path().join("overrides");
     let pidfile = dir.path().join("larder.pid");
     std::fs::write(
@@ -107,7 +57,7 @@ async fn start(settings: &str, run: bool) -> Started {
     // A clean environment: no LARDER_* or proxy settings of the test's own.
     let mut command = tokio::process::Command::new("sh");
     command
-        .args(["-c", HARNESS])
+        .arg(support("harness.sh"))
         .env_clear()
         .env("PATH", path)
         .env("STUB_DIR", dir.path())
@@ -313,137 +263,5 @@ async fn an_empty_conf_d_gives_the_documented_defaults() {
     for (host, listen) in [("::", "[::]:3141"), ("[::1]", "[::1]:3141")] {
         let started = start(&format!("HOST='{host}'"), false).await;
         assert_eq!(started.args[1..3], strings(&["--listen", listen]));
-    }
-}
-
-/// Kills the started larder if the test fails before stopping it.
-struct Pid(u32);
-
-impl Drop for Pid {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &self.0.to_string()])
-            .status();
-    }
-}
-
-/// Gone, or a zombie nobody reaps (the stub's shell, its parent, has exited).
-fn exited(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => true,
-    }
-}
-
-/// Polls `log` until larder's first stdout line says where it listens.
-async fn listening_on(log: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| l.starts_with("listening on ")) {
-            return line["listening on ".len()..].to_owned();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "larder did not listen within 30 s: {text}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-#[tokio::test]
-async fn the_started_larder_serves_distfiles_with_the_conf_d_settings() {
-    // The first source lacks the file, so it is fetched from the second:
-    // both --source flags reached larder, in order.
-    let first = FixtureServer::start().await;
-    let second = FixtureServer::start().await;
-    second.put("/distfiles/foo-1.0.tar.gz", "foo 1.0 sources");
-    let index = FixtureIndex::start(Flavor::Json).await;
-    let work = tempfile::tempdir().unwrap();
-    let cache_dir = work.path().join("cache dir");
-    let log = work.path().join("log").join("larder.log");
-    // Reached only through PC_OPTS: JSON log lines.
-    let config = work.path().join("larder config.toml");
-    std::fs::write(&config, "log-format = \"json\"\n").unwrap();
-
-    let started = start(
-        &format!(
-            r#"
-PC_USER=portage
-PC_GROUP=portage
-PC_OPTS="--config '{config}'"
-CACHE_DIR='{cache}'
-HOST=127.0.0.1
-PORT=0
-SOURCES="{a} {b}"
-UPSTREAMS="{index}"
-LARDER_BIN='{bin}'
-LARDER_LOG_FILE='{log}'
-"#,
-            config = config.display(),
-            cache = cache_dir.display(),
-            a = first.url("/"),
-            b = second.url("/"),
-            index = index.simple_url(),
-            bin = env!("CARGO_BIN_EXE_larder"),
-            log = log.display(),
-        ),
-        true,
-    )
-    .await;
-    assert_eq!(started.option("--user"), "portage:portage");
-    let pid: u32 = std::fs::read_to_string(started.dir.path().join("larder.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let pid = Pid(pid);
-    let base = listening_on(&log).await;
-    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-
-    let response = http()
-        .get(format!("{base}/distfiles/foo-1.0.tar.gz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.text().await.unwrap(), "foo 1.0 sources");
-    assert_eq!(first.hits("/distfiles/foo-1.0.tar.gz"), 1);
-    assert_eq!(second.hits("/distfiles/foo-1.0.tar.gz"), 1);
-
-    let page = http()
-        .get(format!("{base}/simple/larder-demo-lib/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK, "UPSTREAMS reached larder");
-    assert!(index.hits("/simple/larder-demo-lib/") >= 1);
-
-    assert!(
-        cache_dir.join("catalog.sqlite").is_file(),
-        "CACHE_DIR is larder's data directory"
-    );
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with('{') && l.contains("listening")),
-        "PC_OPTS' --config (log-format = json) reached larder: {text}"
-    );
-
-    // What `rc-service larder stop` sends first.
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.0.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !exited(pid.0) {
-        assert!(Instant::now() < deadline, "larder did not stop within 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
