@@ -9,6 +9,7 @@
 mod check_config;
 mod clients;
 mod common;
+mod contrib;
 mod download;
 mod encoding;
 mod export;
