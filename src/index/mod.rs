@@ -15,6 +15,7 @@
 
 pub mod html;
 pub mod json;
+pub mod list;
 
 mod markup;
 mod negotiate;
