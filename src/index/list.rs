@@ -257,7 +257,7 @@ mod tests {
     #[test]
     fn garbage_keeps_memory_bounded() {
         let mut reader = HtmlNames::default();
-        let open = b"<a href=\"x\">".repeat(1);
+        let open = b"<a href=\"x\">".to_vec();
         reader.feed(&open, &mut |_| {});
         for _ in 0..100 {
             reader.feed(&[b'x'; 4096], &mut |_| panic!("no anchor ends"));
