@@ -19,6 +19,7 @@ mod maintenance;
 mod mirror;
 mod private;
 mod pypicache;
+mod scale;
 mod simple_api;
 mod upload;
 mod warm;
