@@ -15,6 +15,7 @@ mod files;
 mod import;
 mod maintenance;
 mod mirror;
+mod packaging;
 mod private;
 mod simple_api;
 mod upload;
