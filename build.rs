@@ -54,15 +54,16 @@ fn git_commit(manifest_dir: &Path) -> Option<String> {
 }
 
 /// Asks cargo to rerun this script when HEAD moves (checkout, commit) or
-/// the sources change (the `-dirty` mark). Only existing paths are named:
+/// the sources change (the `-dirty` mark; edits elsewhere, say README.md,
+/// show at the next rerun). Not the index: `git status` rewrites it, which
+/// would rebuild the crate for nothing. Only existing paths are named:
 /// cargo reruns on every build for a path that does not exist.
 fn watch_git_files(manifest_dir: &Path) {
     let mut watched = vec![manifest_dir.join("src"), manifest_dir.join("Cargo.toml")];
-    // In a linked work tree HEAD and the index live in the per-tree git
-    // dir, branch refs in the common one.
+    // In a linked work tree HEAD lives in the per-tree git dir, branch refs
+    // in the common one.
     if let Some(git_dir) = git_path(manifest_dir, "--git-dir") {
         watched.push(git_dir.join("HEAD"));
-        watched.push(git_dir.join("index"));
     }
     if let Some(common_dir) = git_path(manifest_dir, "--git-common-dir") {
         watched.push(common_dir.join("packed-refs"));
