@@ -17,6 +17,7 @@ mod files;
 mod import;
 mod maintenance;
 mod mirror;
+mod packaging;
 mod private;
 mod pypicache;
 mod scale;
