@@ -10,6 +10,7 @@ mod mirror;
 mod observe;
 mod ops;
 pub mod range;
+pub mod server;
 mod simple;
 mod upload;
 mod warm;
