@@ -13,6 +13,7 @@ mod download;
 mod export;
 mod files;
 mod import;
+mod limits;
 mod maintenance;
 mod mirror;
 mod private;
