@@ -26,7 +26,8 @@ pub struct ServerConfig {
     /// How long a client may take to send a request's head (request line
     /// and headers), from the connection's start or the head's first byte.
     pub header_timeout: Duration,
-    /// How long a connection with no request in flight is kept open.
+    /// How long a connection with no request in flight is kept open, and
+    /// how long one may take none of a response.
     pub idle_timeout: Duration,
     /// The largest request head accepted; larger ones get 431.
     pub max_header_size: u64,

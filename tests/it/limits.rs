@@ -8,18 +8,53 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::common::server::Larder;
+use bytes::Bytes;
+
+use crate::common::index::{FixtureIndex, Flavor};
+use crate::common::server::{Larder, get_bytes};
 
 /// Every wait in these tests is bounded by this.
 const PATIENCE: Duration = Duration::from_secs(5);
 
 /// `larder serve --offline` with `[server]` set to `server` (TOML lines).
 async fn serve_with(server: &str) -> (Larder, tempfile::TempDir) {
+    serve_with_args(server, &["--offline"]).await
+}
+
+async fn serve_with_args(server: &str, args: &[&str]) -> (Larder, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("larder.toml");
     std::fs::write(&config, format!("[server]\n{server}\n")).unwrap();
-    let larder = Larder::start(&["--offline", "--config", config.to_str().unwrap()]).await;
+    let mut args = args.to_vec();
+    args.extend(["--config", config.to_str().unwrap()]);
+    let larder = Larder::start(&args).await;
     (larder, dir)
+}
+
+/// A stored file of `len` bytes, many times what socket buffers hold,
+/// behind larder with a 1 s idle timeout; the file's larder path.
+async fn serve_big_file(len: usize) -> (FixtureIndex, Larder, tempfile::TempDir, String) {
+    const NAME: &str = "larder_demo_huge-1.0-py3-none-any.whl";
+    let index = FixtureIndex::start(Flavor::Both).await;
+    let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    index.add_file("larder-demo-huge", NAME, Bytes::from(bytes));
+    let (larder, dir) = serve_with_args(
+        "idle-timeout = \"1s\"",
+        &["--upstream", &index.simple_url()],
+    )
+    .await;
+    let path = larder.file_path("larder-demo-huge", NAME).await;
+    // Fetched once whole, so that it is stored and leaves through sendfile.
+    assert_eq!(get_bytes(larder.url(&path)).await.len(), len);
+    (index, larder, dir, path)
+}
+
+/// A connection whose receive buffer is small, so that larder's writes
+/// wait for the client's reads.
+async fn open_small_window(larder: &Larder) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    socket.connect(addr(larder)).await.unwrap()
 }
 
 fn addr(larder: &Larder) -> SocketAddr {
@@ -324,4 +359,58 @@ async fn http2_clients_are_served_within_the_limits() {
         assert_eq!(response.version(), reqwest::Version::HTTP_2);
         assert_eq!(response.text().await.unwrap(), "ok\n");
     }
+}
+
+#[tokio::test]
+async fn a_slow_download_outlasts_the_idle_timeout() {
+    let len = 64 << 20;
+    let (_index, larder, _dir, path) = serve_big_file(len).await;
+    let mut tcp = TcpStream::connect(addr(&larder)).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nhost: larder\r\nconnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    // At most 256 KiB per 15 ms, about 16 MB/s: four seconds, four idle
+    // timeouts, while socket buffers hold only a few MB. (A client so slow
+    // that larder could not write for a whole idle timeout would be cut
+    // off, as by a web server's send timeout.)
+    let started = Instant::now();
+    let mut got = Vec::with_capacity(len + 1024);
+    let mut buf = vec![0u8; 256 * 1024];
+    while started.elapsed() < Duration::from_secs(30) {
+        match tokio::time::timeout(PATIENCE, tcp.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("no bytes for {PATIENCE:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    let body_start = find(&got, b"\r\n\r\n").unwrap() + 4;
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert_eq!(
+        got.len() - body_start,
+        len,
+        "the whole file, however slowly"
+    );
+    assert!(
+        started.elapsed() > Duration::from_secs(2),
+        "the download took {:?}: not slow enough to test anything",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off() {
+    let len = 16 << 20;
+    let (_index, larder, _dir, path) = serve_big_file(len).await;
+    let mut tcp = open_small_window(&larder).await;
+    let request = format!("GET {path} HTTP/1.1\r\nhost: larder\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    // Reads nothing for three idle timeouts, then all there is.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (said, _) = read_until_closed(tcp).await;
+    assert!(said.starts_with("HTTP/1.1 200 OK\r\n"));
+    assert!(
+        said.len() < len,
+        "{} bytes arrived: larder kept the stalled response going",
+        said.len()
+    );
 }

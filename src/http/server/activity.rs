@@ -10,10 +10,15 @@
 //! - a request's head must arrive within `header-timeout`: of the
 //!   connection's start for the first request, of the head's first byte for
 //!   later HTTP/1 ones;
-//! - a connection with nothing in flight is closed after `idle-timeout`.
+//! - a connection with nothing in flight is closed after `idle-timeout`;
+//! - so is one whose client has taken none of the response for that long
+//!   (it stopped reading, yet would hold its connection and file forever).
 //!
-//! A request is in flight from its head until its response body is dropped
-//! (sent or abandoned), however long an upstream or a slow client takes.
+//! A request is in flight from its head until its response body is dropped,
+//! however long an upstream takes. hyper drops a body once it holds the
+//! body's last bytes, which for a stored file is at once (one mapped
+//! buffer): so a connection is also busy while its writes make progress,
+//! and quiet only from its last write.
 
 use std::io;
 use std::pin::Pin;
@@ -28,6 +33,11 @@ use hyper::body::{Frame, Incoming, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+/// Writes smaller than this do not count as a response making progress:
+/// HTTP/2 sends pings, window updates and settings acks (well under 100
+/// bytes) on idle connections too.
+const PROGRESS_BYTES: usize = 256;
 
 /// One connection's activity, shared by its socket, its service and the
 /// task that closes it.
@@ -50,6 +60,11 @@ struct State {
     /// The first byte of an HTTP/1 head read since then. HTTP/2 reads
     /// frames (pings, window updates) while idle, so it has none.
     head_from: Option<Instant>,
+    /// Since when the socket has taken no bytes of a write, if it is
+    /// refusing them now.
+    stalled_since: Option<Instant>,
+    /// The last write of at least [`PROGRESS_BYTES`].
+    last_write: Option<Instant>,
 }
 
 impl Activity {
@@ -61,6 +76,8 @@ impl Activity {
                 http2: false,
                 idle_since: Instant::now(),
                 head_from: None,
+                stalled_since: None,
+                last_write: None,
             }),
             changed: Notify::new(),
             header_timeout,
@@ -76,17 +93,24 @@ impl Activity {
     }
 
     /// When the connection is to be closed if nothing happens first; `None`
-    /// while a request is in flight.
+    /// while a request is in flight and its response moves.
     pub(super) fn deadline(&self) -> Option<Instant> {
         let state = self.state();
         if state.in_flight > 0 {
-            None
+            state
+                .stalled_since
+                .map(|stalled_since| stalled_since + self.idle_timeout)
         } else if !state.started {
             Some(state.idle_since + self.header_timeout)
-        } else if let Some(head_from) = state.head_from {
-            Some(head_from + self.header_timeout)
         } else {
-            Some(state.idle_since + self.idle_timeout)
+            let quiet_since = state.last_write.map_or(state.idle_since, |last_write| {
+                last_write.max(state.idle_since)
+            });
+            match state.head_from {
+                // A pipelined head has its time once the response before it is out.
+                Some(head_from) => Some(head_from.max(quiet_since) + self.header_timeout),
+                None => Some(quiet_since + self.idle_timeout),
+            }
         }
     }
 
@@ -107,6 +131,21 @@ impl Activity {
         if state.in_flight == 0 && state.started && !state.http2 && state.head_from.is_none() {
             state.head_from = Some(Instant::now());
             drop(state);
+            self.changed.notify_one();
+        }
+    }
+
+    /// A write of `len` bytes went out.
+    fn wrote(&self, len: usize) {
+        if len >= PROGRESS_BYTES {
+            self.state().last_write = Some(Instant::now());
+        }
+    }
+
+    /// A write found the socket full (`true`) or wrote again (`false`).
+    fn stalled(&self, stalled: bool) {
+        self.state().stalled_since = stalled.then(Instant::now);
+        if stalled {
             self.changed.notify_one();
         }
     }
@@ -139,12 +178,40 @@ impl Drop for InFlight {
     }
 }
 
-/// A connection's IO, noting reads in its [`Activity`]. Writes pass through
-/// untouched, vectored as they came, so that mapped file bytes still reach
-/// [`crate::zero_copy::Socket`]'s `sendfile`.
+/// A connection's IO, noting reads and stalled writes in its [`Activity`].
+/// Writes pass through untouched, vectored as they came, so that mapped file
+/// bytes still reach [`crate::zero_copy::Socket`]'s `sendfile`.
 pub(super) struct Watched<T> {
-    pub(super) io: T,
-    pub(super) activity: Arc<Activity>,
+    io: T,
+    activity: Arc<Activity>,
+    /// Whether the last write returned `Pending`: only changes are reported.
+    stalled: bool,
+}
+
+impl<T> Watched<T> {
+    pub(super) fn new(io: T, activity: Arc<Activity>) -> Self {
+        Self {
+            io,
+            activity,
+            stalled: false,
+        }
+    }
+
+    fn note_write<R>(&mut self, polled: Poll<R>) -> Poll<R> {
+        let stalled = polled.is_pending();
+        if stalled != self.stalled {
+            self.stalled = stalled;
+            self.activity.stalled(stalled);
+        }
+        polled
+    }
+
+    fn note_written(&mut self, polled: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(len)) = polled {
+            self.activity.wrote(len);
+        }
+        self.note_write(polled)
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
@@ -168,7 +235,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.note_written(polled)
     }
 
     fn poll_write_vectored(
@@ -176,7 +244,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.note_written(polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -184,7 +253,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        let polled = Pin::new(&mut self.io).poll_flush(cx);
+        self.note_write(polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -291,6 +361,47 @@ mod tests {
         assert_eq!(activity.deadline(), Some(head_from + HEADER));
         pause(HEADER);
         assert!(activity.expired());
+    }
+
+    #[test]
+    fn a_response_the_client_does_not_take_times_out() {
+        let activity = Activity::new(HEADER, Duration::from_millis(50));
+        let request = activity.begin(Version::HTTP_11);
+        activity.stalled(true);
+        let stalled_since = activity.state().stalled_since.unwrap();
+        assert_eq!(
+            activity.deadline(),
+            Some(stalled_since + Duration::from_millis(50))
+        );
+        activity.stalled(false);
+        assert_eq!(activity.deadline(), None, "moving again: no deadline");
+        activity.stalled(true);
+        pause(Duration::from_millis(60));
+        assert!(activity.expired());
+        drop(request);
+    }
+
+    #[test]
+    fn a_response_still_going_out_keeps_the_connection_busy() {
+        let activity = Activity::new(HEADER, Duration::from_millis(50));
+        // hyper has dropped the body, but is still writing it.
+        drop(activity.begin(Version::HTTP_11));
+        pause(Duration::from_millis(40));
+        activity.wrote(64 * 1024);
+        let last_write = activity.state().last_write.unwrap();
+        assert_eq!(
+            activity.deadline(),
+            Some(last_write + Duration::from_millis(50))
+        );
+        // A pipelined head waits for it too.
+        activity.read();
+        pause(Duration::from_millis(10));
+        activity.wrote(64 * 1024);
+        let last_write = activity.state().last_write.unwrap();
+        assert_eq!(activity.deadline(), Some(last_write + HEADER));
+        // Pings are no progress.
+        activity.wrote(17);
+        assert_eq!(activity.state().last_write, Some(last_write));
     }
 
     #[test]

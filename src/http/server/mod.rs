@@ -139,10 +139,7 @@ async fn connection(
     closing: CancellationToken,
 ) {
     let activity = Activity::new(config.header_timeout, config.idle_timeout);
-    let io = TokioIo::new(Watched {
-        io: socket,
-        activity: activity.clone(),
-    });
+    let io = TokioIo::new(Watched::new(socket, activity.clone()));
     let service = Tracked {
         inner: TowerToHyperService::new(router),
         activity: activity.clone(),
