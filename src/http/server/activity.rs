@@ -5,7 +5,7 @@
 //! hyper's own `header_read_timeout` starts as soon as HTTP/1 waits for the
 //! next request, so it would also end keep-alive connections at the header
 //! timeout; HTTP/2 has no such timeout at all. Watching the connection here
-//! gives both protocols the same two rules:
+//! gives both protocols the same rules:
 //!
 //! - a request's head must arrive within `header-timeout`: of the
 //!   connection's start for the first request, of the head's first byte for
