@@ -39,12 +39,16 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         .map_err(|e| Error::storage("cannot write to stdout", e))?;
     drop(out);
 
-    // Connections that send stored files with sendfile(2).
-    let listener = crate::zero_copy::Listener(listener);
-    axum::serve(listener, crate::http::router(app.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Error::storage("the server failed", e))?;
+    // Connections that send stored files with sendfile(2), within the
+    // `[server]` limits.
+    let limits = app.config().server.clone();
+    crate::http::server::serve(
+        listener,
+        crate::http::router(app.clone()),
+        &limits,
+        shutdown_signal(),
+    )
+    .await;
     info!("shutting down: waiting for downloads in flight");
     app.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -15,6 +15,7 @@ mod encoding;
 mod export;
 mod files;
 mod import;
+mod limits;
 mod maintenance;
 mod mirror;
 mod packaging;
