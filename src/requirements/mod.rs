@@ -31,7 +31,7 @@ use crate::model::{ProjectName, Sha256Hex};
 
 pub use deps::{Dependencies, MAX_ROUNDS, Rounds, dependencies, describe, requires_dist};
 pub use pylock::parse_pylock;
-pub use select::{Choice, Targets, choose_files};
+pub use select::{Choice, Targets, choose_files, needed_files};
 pub use txt::parse_requirements_txt;
 pub use uv_lock::parse_uv_lock;
 
