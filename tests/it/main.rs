@@ -12,6 +12,7 @@ mod common;
 mod download;
 mod encoding;
 mod export;
+mod export_deps;
 mod files;
 mod import;
 mod maintenance;
