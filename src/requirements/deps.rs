@@ -167,23 +167,7 @@ pub fn describe(wanted: &Wanted) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::requirements::{Source, no_includes, parse_requirements_txt};
-
-    fn wanted(line: &str) -> Wanted {
-        let parsed = parse_requirements_txt(
-            &Source {
-                name: "r".into(),
-                text: line.into(),
-            },
-            &mut no_includes,
-        );
-        parsed.wanted.into_iter().next().expect("a requirement")
-    }
-
-    fn targets(pythons: &[&str], platforms: &[&str]) -> Targets {
-        let s = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        Targets::new(&s(pythons), &s(platforms)).expect("targets")
-    }
+    use crate::requirements::testing::{targets, wanted};
 
     #[test]
     fn requires_dist_from_headers() {

@@ -19,6 +19,8 @@
 mod deps;
 mod pylock;
 mod select;
+#[cfg(test)]
+pub(crate) mod testing;
 mod txt;
 mod uv_lock;
 

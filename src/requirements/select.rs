@@ -483,7 +483,7 @@ fn hash_ok(file: &ProjectFile, wanted: &Wanted) -> bool {
 mod tests {
     use super::*;
     use crate::model::{CoreMetadata, Hashes};
-    use crate::requirements::{Source, no_includes, parse_requirements_txt};
+    use crate::requirements::testing::{targets, wanted};
 
     fn file(filename: &str) -> ProjectFile {
         ProjectFile {
@@ -497,22 +497,6 @@ mod tests {
             size: None,
             upload_time: None,
         }
-    }
-
-    fn wanted(line: &str) -> Wanted {
-        let parsed = parse_requirements_txt(
-            &Source {
-                name: "r".into(),
-                text: line.into(),
-            },
-            &mut no_includes,
-        );
-        parsed.wanted.into_iter().next().expect("a requirement")
-    }
-
-    fn targets(pythons: &[&str], platforms: &[&str]) -> Targets {
-        let s = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        Targets::new(&s(pythons), &s(platforms)).expect("targets")
     }
 
     #[test]
@@ -709,8 +693,9 @@ mod tests {
             "d-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
             "d-1.0-cp312-cp312-win_amd64.whl",
         ];
+        type Names<'a> = &'a [&'a str];
         // (files, pythons, platforms, needed)
-        let cases: [(&[&str], &[&str], &[&str], &[&str]); 8] = [
+        let cases: [(Names, Names, Names, Names); 8] = [
             (&generic, &[], &[], &generic),
             (&generic, &["3.12"], &[], &["d-1.0-py3-none-any.whl"]),
             (&generic, &[], &["win_amd64"], &["d-1.0-py3-none-any.whl"]),

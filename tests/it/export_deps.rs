@@ -57,6 +57,14 @@ fn dists_in(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The one thing a report says is missing: `(what, reason)`.
+fn the_missing(report: &Value) -> (String, String) {
+    let missing = report["missing"].as_array().unwrap();
+    assert_eq!(missing.len(), 1, "{report:#}");
+    let field = |key: &str| missing[0][key].as_str().unwrap().to_owned();
+    (field("what"), field("reason"))
+}
+
 fn write_requirements(work: &Path) -> &'static str {
     std::fs::write(work.join("req.txt"), "larder-demo-app\n").unwrap();
     "req.txt"
@@ -183,21 +191,11 @@ async fn a_dependency_that_is_not_stored_is_missing_and_the_exit_code_is_4() {
     )
     .await;
     assert_eq!(run.status, Some(4), "{run:#?}");
-    let missing = report["missing"].as_array().unwrap();
-    assert_eq!(missing.len(), 1, "{report:#}");
+    let (what, reason) = the_missing(&report);
+    assert_eq!(what, "larder-demo-util (dependency of larder-demo-lib 1.1)");
     assert!(
-        missing[0]["what"]
-            .as_str()
-            .unwrap()
-            .contains("larder-demo-util (dependency of larder-demo-lib 1.1)"),
-        "{report:#}"
-    );
-    assert!(
-        missing[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("no file of `larder-demo-util` is stored"),
-        "{report:#}"
+        reason.contains("no file of `larder-demo-util` is stored"),
+        "{reason}"
     );
     // The rest is still written.
     assert_eq!(
@@ -215,7 +213,7 @@ async fn a_dependency_that_is_not_stored_is_missing_and_the_exit_code_is_4() {
     )
     .await;
     assert_eq!(run.status, Some(4), "{run:#?}");
-    assert_eq!(report["missing"].as_array().unwrap().len(), 1, "{report:#}");
+    assert_eq!(the_missing(&report).0, what);
     assert_eq!(index.total_hits(), before);
 }
 
@@ -258,19 +256,9 @@ async fn deps_are_read_from_stored_wheels_and_an_sdist_only_version_is_reported(
     assert_eq!(run.status, Some(4), "{run:#?}");
     // util is reached through lib 1.1's wheel; app's sdist says nothing.
     assert_eq!(exported(&report), [APP_SDIST, LIB_11, UTIL]);
-    let missing = report["missing"].as_array().unwrap();
-    assert_eq!(missing.len(), 1, "{report:#}");
-    assert_eq!(
-        missing[0]["what"], "dependencies of larder-demo-app 1.0",
-        "{report:#}"
-    );
-    assert!(
-        missing[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("only an sdist"),
-        "{report:#}"
-    );
+    let (what, reason) = the_missing(&report);
+    assert_eq!(what, "dependencies of larder-demo-app 1.0");
+    assert!(reason.contains("only an sdist"), "{reason}");
     assert!(
         tree(&work.path().join("bundle/files"))
             .iter()

@@ -250,32 +250,13 @@ fn choose_preferring(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Hashes, Yanked};
-    use crate::requirements::{Source, no_includes, parse_requirements_txt};
+    use sha2::Digest;
+
+    use crate::requirements::testing::wanted;
 
     fn file(filename: &str) -> ProjectFile {
-        ProjectFile {
-            filename: filename.to_owned(),
-            url: format!("http://127.0.0.1:1/{filename}"),
-            hashes: Hashes::from([("sha256".to_owned(), format!("{:0>64}", filename.len()))]),
-            requires_python: None,
-            yanked: Yanked::No,
-            core_metadata: CoreMetadata::Absent,
-            gpg_sig: None,
-            size: None,
-            upload_time: None,
-        }
-    }
-
-    fn wanted(line: &str) -> Wanted {
-        let parsed = parse_requirements_txt(
-            &Source {
-                name: "r".into(),
-                text: line.into(),
-            },
-            &mut no_includes,
-        );
-        parsed.wanted.into_iter().next().expect("a requirement")
+        let sha256 = Sha256Hex::from_bytes(&sha2::Sha256::digest(filename.as_bytes()));
+        ProjectFile::bare(filename, &sha256)
     }
 
     #[test]
