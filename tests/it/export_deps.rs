@@ -265,3 +265,60 @@ async fn deps_are_read_from_stored_wheels_and_an_sdist_only_version_is_reported(
             .all(|f| !f.ends_with(".metadata"))
     );
 }
+
+#[tokio::test]
+async fn deps_needs_requirements_and_targets_need_deps() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let cache_dir = data.to_str().unwrap();
+    let req = write_requirements(work.path());
+    larder(
+        work.path(),
+        &[
+            "export",
+            "--cache-dir",
+            cache_dir,
+            "--project",
+            "larder-demo-app",
+            "--deps",
+            "--to",
+            "out",
+        ],
+    )
+    .await
+    .assert_err("`--deps` follows requirements");
+    larder(
+        work.path(),
+        &[
+            "export",
+            "--cache-dir",
+            cache_dir,
+            "-r",
+            req,
+            "--python",
+            "3.12",
+            "--to",
+            "out",
+        ],
+    )
+    .await
+    .assert_err("--deps");
+    larder(
+        work.path(),
+        &[
+            "export",
+            "--cache-dir",
+            cache_dir,
+            "-r",
+            req,
+            "--deps",
+            "--python",
+            "three",
+            "--to",
+            "out",
+        ],
+    )
+    .await
+    .assert_err("`--python three`");
+    assert!(!work.path().join("out").exists());
+}
