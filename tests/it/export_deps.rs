@@ -272,53 +272,22 @@ async fn deps_needs_requirements_and_targets_need_deps() {
     let data = work.path().join("data");
     let cache_dir = data.to_str().unwrap();
     let req = write_requirements(work.path());
-    larder(
-        work.path(),
-        &[
-            "export",
-            "--cache-dir",
-            cache_dir,
-            "--project",
-            "larder-demo-app",
-            "--deps",
-            "--to",
-            "out",
-        ],
-    )
-    .await
-    .assert_err("`--deps` follows requirements");
-    larder(
-        work.path(),
-        &[
-            "export",
-            "--cache-dir",
-            cache_dir,
-            "-r",
-            req,
-            "--python",
-            "3.12",
-            "--to",
-            "out",
-        ],
-    )
-    .await
-    .assert_err("--deps");
-    larder(
-        work.path(),
-        &[
-            "export",
-            "--cache-dir",
-            cache_dir,
-            "-r",
-            req,
-            "--deps",
-            "--python",
-            "three",
-            "--to",
-            "out",
-        ],
-    )
-    .await
-    .assert_err("`--python three`");
+    // (arguments, what the error says)
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--project", "larder-demo-app", "--deps"],
+            "`--deps` follows requirements",
+        ),
+        (&["-r", req, "--python", "3.12"], "--deps"),
+        (
+            &["-r", req, "--deps", "--python", "three"],
+            "`--python three`",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut all = vec!["export", "--cache-dir", cache_dir, "--to", "out"];
+        all.extend(args);
+        larder(work.path(), &all).await.assert_err(needle);
+    }
     assert!(!work.path().join("out").exists());
 }
