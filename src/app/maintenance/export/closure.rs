@@ -53,7 +53,8 @@ impl Maintenance {
     ) -> Result<(Vec<Planned>, Vec<Missing>)> {
         let mut found = Found::default();
         let mut pages: HashMap<ProjectName, Option<ProjectPage>> = HashMap::new();
-        let mut metadata: HashMap<(ProjectName, String), Option<Vec<String>>> = HashMap::new();
+        // Each version's `Requires-Dist` is read (and a failure reported) once.
+        let mut read: HashMap<(ProjectName, String), Option<Vec<String>>> = HashMap::new();
         let mut rounds = Rounds::default();
         let mut wave = wanted.to_vec();
         while let Some(this_round) = rounds.next(wave)? {
@@ -62,62 +63,39 @@ impl Maintenance {
                 if !targets.marker_applies(&want.marker, &[]) {
                     continue;
                 }
-                let what = format!("{} ({})", describe(&want), want.origin);
                 if !pages.contains_key(&want.name) {
                     let page = projects.stored_page(&want.name).await?;
                     pages.insert(want.name.clone(), page);
                 }
+                let what = || format!("{} ({})", describe(&want), want.origin);
                 let Some(Some(page)) = pages.get(&want.name) else {
                     found.missing.push(Missing {
-                        what,
+                        what: what(),
                         reason: format!("no file of `{}` is stored", want.name),
                     });
                     continue;
                 };
-                let choice =
-                    match choose_preferring(page, &want, targets, found.versions.get(&want.name)) {
-                        Ok(choice) => choice,
-                        Err(reason) => {
-                            found.missing.push(Missing {
-                                what,
-                                reason: format!("among the stored files: {reason}"),
-                            });
-                            continue;
-                        }
-                    };
-                found.take(page, &want, &choice, targets);
-                let key = (want.name.clone(), choice.version.clone());
-                let lines = match metadata.get(&key) {
-                    Some(lines) => lines.clone(),
-                    None => {
-                        let lines = match self.stored_requires_dist(&choice.files).await {
-                            Ok(lines) => lines,
-                            Err(e) if e.kind() == ErrorKind::Storage => return Err(e),
-                            Err(e) => {
-                                found.missing.push(Missing {
-                                    what: format!(
-                                        "dependencies of {} {}",
-                                        want.name, choice.version
-                                    ),
-                                    reason: format!("cannot read its core metadata: {e}"),
-                                });
-                                continue;
-                            }
-                        };
-                        metadata.insert(key, lines.clone());
-                        lines
+                let taken = found.versions.get(&want.name);
+                let choice = match choose_preferring(page, &want, targets, taken) {
+                    Ok(choice) => choice,
+                    Err(reason) => {
+                        found.missing.push(Missing {
+                            what: what(),
+                            reason: format!("among the stored files: {reason}"),
+                        });
+                        continue;
                     }
                 };
-                let Some(lines) = lines else {
-                    found.missing.push(Missing {
-                        what: format!("dependencies of {} {}", want.name, choice.version),
-                        reason: "only an sdist of it is stored: what it depends on cannot be \
-                                 known without building it, so they may be missing from the export"
-                            .to_owned(),
-                    });
+                found.take(page, &want, &choice, targets);
+                let key = (want.name.clone(), choice.version.clone());
+                if !read.contains_key(&key) {
+                    let lines = self.dependencies_of(&want, &choice, &mut found).await?;
+                    read.insert(key.clone(), lines);
+                }
+                let Some(Some(lines)) = read.get(&key) else {
                     continue;
                 };
-                let deps = dependencies(lines, &want, &choice.version, targets);
+                let deps = dependencies(lines.clone(), &want, &choice.version, targets);
                 for line in deps.unsupported {
                     found.missing.push(Missing {
                         what: format!("{line} ({})", deps.origin),
@@ -138,6 +116,30 @@ impl Maintenance {
             });
         }
         Ok(found.into_plan())
+    }
+
+    /// The `Requires-Dist` lines of `choice`, or `None` (reported in
+    /// `found`) when they cannot be read: only an sdist is stored, or its
+    /// core metadata is unreadable.
+    async fn dependencies_of(
+        &self,
+        want: &Wanted,
+        choice: &Choice,
+        found: &mut Found,
+    ) -> Result<Option<Vec<String>>> {
+        let reason = match self.stored_requires_dist(&choice.files).await {
+            Ok(Some(lines)) => return Ok(Some(lines)),
+            Ok(None) => "only an sdist of it is stored: what it depends on cannot be known \
+                         without building it, so that may be missing from the export"
+                .to_owned(),
+            Err(e) if e.kind() == ErrorKind::Storage => return Err(e),
+            Err(e) => format!("cannot read its core metadata: {e}"),
+        };
+        found.missing.push(Missing {
+            what: format!("dependencies of {} {}", want.name, choice.version),
+            reason,
+        });
+        Ok(None)
     }
 
     /// `Requires-Dist` of a chosen version: from a stored `.metadata` file
