@@ -13,6 +13,7 @@ mod contrib;
 mod download;
 mod encoding;
 mod export;
+mod export_deps;
 mod files;
 mod import;
 mod limits;
