@@ -13,6 +13,7 @@ const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_mins(1);
 const DEFAULT_MAX_HEADER_SIZE: u64 = 64 << 10;
 const DEFAULT_MAX_CONNECTIONS: u32 = 10_000;
 const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: u32 = 256;
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// hyper refuses (panics on) a smaller read buffer than this: the request
 /// line and the headers every client sends must fit.
@@ -35,6 +36,9 @@ pub struct ServerConfig {
     pub max_connections: u32,
     /// Connections open at once from one IP address.
     pub max_connections_per_client: u32,
+    /// How long a graceful shutdown waits for open responses and downloads
+    /// in flight before it cuts them off.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +49,7 @@ impl Default for ServerConfig {
             max_header_size: DEFAULT_MAX_HEADER_SIZE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -61,6 +66,8 @@ pub(super) struct FileServer {
     max_header_size: u64,
     max_connections: u32,
     max_connections_per_client: u32,
+    #[serde(with = "units::duration")]
+    shutdown_timeout: Duration,
 }
 
 impl Default for FileServer {
@@ -77,6 +84,7 @@ impl FileServer {
             max_header_size: self.max_header_size,
             max_connections: self.max_connections,
             max_connections_per_client: self.max_connections_per_client,
+            shutdown_timeout: self.shutdown_timeout,
         }
     }
 
@@ -88,6 +96,7 @@ impl FileServer {
             max_header_size: server.max_header_size,
             max_connections: server.max_connections,
             max_connections_per_client: server.max_connections_per_client,
+            shutdown_timeout: server.shutdown_timeout,
         }
     }
 }

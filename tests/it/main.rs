@@ -23,6 +23,7 @@ mod packaging;
 mod private;
 mod pypicache;
 mod scale;
+mod shutdown;
 mod simple_api;
 mod upload;
 mod warm;

@@ -22,7 +22,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::ServerConfig;
 use crate::zero_copy::Socket;
@@ -53,12 +53,14 @@ connection: close\r\n\
 larder has too many connections; retry later\n";
 
 /// Serves `router` on `listener` until `shutdown` resolves and every
-/// connection has finished.
+/// connection has finished, or `cut` resolves first (then the connections
+/// still open are left for the caller to drop with the runtime).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     config: &ServerConfig,
     shutdown: impl Future<Output = ()>,
+    cut: impl Future<Output = ()>,
 ) {
     let builder = Arc::new(builder(config));
     let slots = Slots::new(config.max_connections, config.max_connections_per_client);
@@ -106,7 +108,19 @@ pub async fn serve(
     drop(listener);
     closing.cancel();
     connections.close();
-    connections.wait().await;
+    if !connections.is_empty() {
+        info!(
+            connections = connections.len(),
+            "stopped accepting; waiting for open connections to finish"
+        );
+    }
+    tokio::select! {
+        () = connections.wait() => {}
+        () = cut => warn!(
+            connections = connections.len(),
+            "shutdown timeout: cutting off the connections still open"
+        ),
+    }
 }
 
 fn builder(config: &ServerConfig) -> Builder<TokioExecutor> {
