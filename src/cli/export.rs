@@ -73,6 +73,7 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     }
     let config = cli.load_config(&args.flags)?;
     super::init_logging(config.log_format, "warn");
+    super::announce_data_dir(&config, super::DataUse::Read)?;
     let mut selection = Selection {
         all: args.all,
         projects: args.projects.clone(),

@@ -25,6 +25,7 @@ pub struct Args {
 pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let config = cli.load_config(&args.flags)?;
     super::init_logging(config.log_format, "warn");
+    super::announce_data_dir(&config, super::DataUse::Write)?;
     let app = App::open(config).await?;
     let bar = Bar::new();
     let report = app.import(&args.source, &bar).await;

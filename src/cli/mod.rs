@@ -119,6 +119,33 @@ impl Cli {
     }
 }
 
+/// How a command uses the data directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataUse {
+    /// It only reads: a directory that does not exist is a mistake (a
+    /// forgotten `--cache-dir`), not an empty cache to create.
+    Read,
+    /// It writes: the directory is created when missing.
+    Write,
+}
+
+/// Says on stderr which data directory the command works on (forgetting
+/// `--cache-dir` is otherwise invisible), and refuses a missing one to a
+/// command that only reads.
+pub(crate) fn announce_data_dir(config: &Config, data_use: DataUse) -> Result<()> {
+    let dir = &config.data_dir;
+    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+    if data_use == DataUse::Read && !dir.is_dir() {
+        return Err(crate::error::Error::not_found(format!(
+            "the data directory `{}` does not exist; point at yours with `--cache-dir DIR`, \
+             LARDER_DATA_DIR or `data-dir` in the config",
+            shown.display()
+        )));
+    }
+    eprintln!("larder: data directory {}", shown.display());
+    Ok(())
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {

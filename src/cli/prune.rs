@@ -48,6 +48,12 @@ fn parse_duration(raw: &str) -> std::result::Result<Duration, String> {
 pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let config = cli.load_config(&args.flags)?;
     super::init_logging(config.log_format, "warn");
+    let data_use = if args.dry_run {
+        super::DataUse::Read
+    } else {
+        super::DataUse::Write
+    };
+    super::announce_data_dir(&config, data_use)?;
     let max_size = args.max_size.or(config.prune.max_size);
     if max_size.is_none() && args.unused_for.is_none() {
         return Err(Error::invalid(

@@ -17,6 +17,7 @@ pub struct Args {
 pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let config = cli.load_config(&args.flags)?;
     super::init_logging(config.log_format, "info");
+    super::announce_data_dir(&config, super::DataUse::Write)?;
     if config.upstreams.is_empty() && !config.offline {
         // Legitimate for a private-only index or a mirror-only cache, so a
         // warning, not a refusal; pages of unknown projects then say the same.

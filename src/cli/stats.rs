@@ -22,6 +22,7 @@ pub struct Args {
 pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let config = cli.load_config(&args.flags)?;
     super::init_logging(config.log_format, "warn");
+    super::announce_data_dir(&config, super::DataUse::Read)?;
     let stats = App::open(config).await?.stats().await?;
     if args.json {
         let text = serde_json::to_string_pretty(&stats)

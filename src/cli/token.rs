@@ -49,6 +49,7 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     };
     let config = cli.load_config(flags)?;
     super::init_logging(config.log_format, "warn");
+    super::announce_data_dir(&config, super::DataUse::Write)?;
     let app = App::open(config).await?;
     let mut out = std::io::stdout().lock();
     let write_error = |e| Error::storage("cannot write to stdout", e);

@@ -28,6 +28,7 @@ pub struct Args {
 pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let config = cli.load_config(&args.flags)?;
     super::init_logging(config.log_format, "warn");
+    super::announce_data_dir(&config, super::DataUse::Read)?;
     let app = App::open(config).await?;
     let bar = Bar::new();
     let report = app.verify(args.repair, &bar).await;

@@ -54,6 +54,7 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     }
     let config = cli.load_config(&args.flags)?;
     super::init_logging(config.log_format, "warn");
+    super::announce_data_dir(&config, super::DataUse::Write)?;
     let targets = Targets::new(&args.pythons, &args.platforms)?;
     let mut parsed = read_wanted(&args.requirements)?;
     parsed.extend(read_wanted(&args.locks)?);

@@ -31,6 +31,7 @@ pub struct YankArgs {
 async fn open(cli: &Cli, target: &Target) -> Result<App> {
     let config = cli.load_config(&target.flags)?;
     super::init_logging(config.log_format, "warn");
+    super::announce_data_dir(&config, super::DataUse::Write)?;
     App::open(config).await
 }
 

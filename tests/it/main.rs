@@ -10,6 +10,7 @@ mod check_config;
 mod clients;
 mod common;
 mod contrib;
+mod data_dir;
 mod download;
 mod encoding;
 mod export;
