@@ -142,7 +142,13 @@ pub(crate) fn announce_data_dir(config: &Config, data_use: DataUse) -> Result<()
             shown.display()
         )));
     }
-    eprintln!("larder: data directory {}", shown.display());
+    match config.log_format {
+        // Every stderr line of a JSON log is JSON.
+        crate::config::LogFormat::Json => {
+            tracing::info!(data_dir = %shown.display(), "larder: data directory");
+        }
+        crate::config::LogFormat::Text => eprintln!("larder: data directory {}", shown.display()),
+    }
     Ok(())
 }
 

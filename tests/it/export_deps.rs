@@ -270,6 +270,8 @@ async fn deps_are_read_from_stored_wheels_and_an_sdist_only_version_is_reported(
 async fn deps_needs_requirements_and_targets_need_deps() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
+    // An empty cache: export refuses a data directory that does not exist.
+    std::fs::create_dir(&data).unwrap();
     let cache_dir = data.to_str().unwrap();
     let req = write_requirements(work.path());
     // (arguments, what the error says)
