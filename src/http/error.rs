@@ -75,12 +75,41 @@ impl IntoResponse for ApiError {
 }
 
 pub(super) async fn unknown_route(uri: Uri) -> ApiError {
-    ApiError(Error::not_found(format!("no route for `{}`", uri.path())))
+    ApiError(Error::not_found(unknown_route_message(uri.path())))
+}
+
+/// What a 404 for an unknown path says. `/<name>/` is what an installer
+/// asks for when its index URL lacks `/simple/`: say so.
+fn unknown_route_message(path: &str) -> String {
+    let single = path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_suffix('/'))
+        .filter(|p| !p.is_empty() && !p.contains('/'));
+    match single.and_then(|name| crate::model::ProjectName::new(name).ok()) {
+        Some(project) => format!(
+            "no route for `{}`: is the index URL missing `/simple/`? \
+             Point the installer at `http://HOST:PORT/simple/` (this project's page is \
+             `/simple/{project}/`)",
+            path.escape_debug()
+        ),
+        None => format!("no route for `{}`", path.escape_debug()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_index_url_without_simple_gets_a_hint() {
+        let hint = unknown_route_message("/Six/");
+        assert!(hint.contains("missing `/simple/`"), "{hint}");
+        assert!(hint.contains("`/simple/six/`"), "{hint}");
+        for path in ["/a/b/", "/", "/x", "/bad name!/"] {
+            let message = unknown_route_message(path);
+            assert!(!message.contains("/simple/"), "{path}: {message}");
+        }
+    }
 
     #[test]
     fn unauthorized_is_a_challenge() {

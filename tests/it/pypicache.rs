@@ -334,4 +334,9 @@ async fn the_root_names_the_urls_to_use() {
     ] {
         assert!(page.contains(&url), "{url} not in {page}");
     }
+    // `--index-url http://HOST:PORT` without `/simple/`: a 404 that says so.
+    let response = http().get(larder.url("/six/")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("missing `/simple/`"), "{body}");
 }
