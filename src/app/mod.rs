@@ -284,7 +284,12 @@ impl App {
         parts: &mut dyn UploadParts,
     ) -> Result<Uploaded> {
         let identity = self.authorize(credentials, Scope::Upload).await?;
-        let uploaded = self.inner.private.upload(&identity, api, parts).await?;
+        let guard: &Inner = &self.inner;
+        let uploaded = self
+            .inner
+            .private
+            .upload(&identity, api, parts, guard)
+            .await?;
         self.inner.usage.note_named();
         Ok(uploaded)
     }

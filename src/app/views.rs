@@ -9,7 +9,7 @@ use tracing::warn;
 use super::OpenedFile;
 use super::maintenance::StoredProjects;
 use super::pages::{INDEX_PREFIX, PageView, ProjectListView, render, render_list};
-use super::private::merge;
+use super::private::{ShadowGuard, merge};
 use super::{App, Inner};
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::Format;
@@ -146,6 +146,36 @@ impl Inner {
                 }
                 Vec::new()
             }
+        }
+    }
+}
+
+/// The dependency-confusion guard the other way round: an upload must not
+/// silently hide a public project from everyone.
+#[async_trait]
+impl ShadowGuard for Inner {
+    async fn may_shadow(&self, project: &ProjectName) -> Result<()> {
+        if self.config.private.allow_shadow
+            || self.private.merges_upstream(project)
+            || self.private.has(project).await?
+        {
+            return Ok(());
+        }
+        match self.pages.entry(project).await {
+            Ok(_) => Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "`{project}` is a project of your upstream index: uploading it would hide \
+                     every upstream file of it from everyone. Upload under another name, or \
+                     set `[private] shadow = \"allow\"` (or list it in `merge-upstream`)"
+                ),
+            )),
+            // Unknown upstream, or no upstream at all: nothing is hidden.
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Config) => Ok(()),
+            Err(e) => Err(e.context(
+                ErrorKind::Upstream,
+                format!("cannot tell whether an upstream serves `{project}`"),
+            )),
         }
     }
 }

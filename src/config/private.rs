@@ -24,6 +24,10 @@ pub struct PrivateConfig {
     /// next to the private ones. Every other private project shadows its
     /// upstream namesake completely (the dependency-confusion guard).
     pub merge_upstream: BTreeSet<String>,
+    /// Whether the first upload of a project an upstream serves is taken
+    /// (`shadow = "allow"`); refused by default, since it hides the public
+    /// project from everyone (a mistyped or mistaken upload breaks builds).
+    pub allow_shadow: bool,
 }
 
 impl Default for PrivateConfig {
@@ -31,6 +35,7 @@ impl Default for PrivateConfig {
         Self {
             max_upload_size: DEFAULT_MAX_UPLOAD_SIZE,
             merge_upstream: BTreeSet::new(),
+            allow_shadow: false,
         }
     }
 }
@@ -74,6 +79,15 @@ pub(super) struct FilePrivate {
     #[serde(with = "units::size")]
     max_upload_size: u64,
     merge_upstream: Vec<String>,
+    shadow: Shadow,
+}
+
+/// `[private] shadow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Shadow {
+    Refuse,
+    Allow,
 }
 
 /// `[auth]` as written in the file.
@@ -128,6 +142,7 @@ impl FilePrivate {
         Ok(PrivateConfig {
             max_upload_size: self.max_upload_size,
             merge_upstream,
+            allow_shadow: self.shadow == Shadow::Allow,
         })
     }
 
@@ -135,6 +150,11 @@ impl FilePrivate {
         Self {
             max_upload_size: config.max_upload_size,
             merge_upstream: config.merge_upstream.iter().cloned().collect(),
+            shadow: if config.allow_shadow {
+                Shadow::Allow
+            } else {
+                Shadow::Refuse
+            },
         }
     }
 }

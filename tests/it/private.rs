@@ -234,8 +234,43 @@ async fn twine_and_uv_publish_then_pip_and_uv_install() {
 }
 
 #[tokio::test]
-async fn a_private_project_shadows_its_upstream_namesake() {
+async fn uploading_a_name_an_upstream_serves_is_refused_by_default() {
     let private = PrivateLarder::start().await;
+    let upload = || {
+        crate::common::private::Form::twine(
+            "larder-demo-util",
+            "0.1",
+            UTIL_PRIVATE,
+            &dist(UTIL_PRIVATE),
+        )
+    };
+    let answer = private.upload(upload()).await;
+    assert_eq!(answer.status, StatusCode::CONFLICT, "{answer:?}");
+    assert!(answer.body.contains("[private] shadow"), "{}", answer.body);
+    // Nothing was taken: the upstream's page is still served.
+    let (status, page) = private.json_page("/simple/", "larder-demo-util").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(page["files"][0]["filename"], UTIL_PRIVATE);
+    let (status, _) = private
+        .json_page("/local/simple/", "larder-demo-util")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A name no upstream knows is taken as before.
+    let answer = private
+        .upload(crate::common::private::Form::twine(
+            "larder-private-lib",
+            "0.3",
+            "larder_private_lib-0.3.tar.gz",
+            &dist("larder_private_lib-0.3.tar.gz"),
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_private_project_shadows_its_upstream_namesake() {
+    // Taking a name an upstream serves is refused unless allowed.
+    let private = PrivateLarder::start_with("[private]\nshadow = \"allow\"\n").await;
     // The upstream's page is known (and its files announced) before the
     // private project exists.
     let (status, page) = private.json_page("/simple/", "larder-demo-util").await;

@@ -20,6 +20,7 @@ use tracing::info;
 pub(crate) use access::Access;
 pub use access::TokenInfo;
 use known::PrivateProjects;
+pub(crate) use upload::ShadowGuard;
 pub use upload::{PartHeader, UploadParts, Uploaded};
 pub use upload_form::UploadApi;
 
@@ -81,6 +82,11 @@ impl Private {
             versions: index::derive_versions(&files),
             files,
         }))
+    }
+
+    /// Whether `project` has uploaded files.
+    pub(crate) async fn has(&self, project: &ProjectName) -> Result<bool> {
+        Ok(self.page(project).await?.is_some())
     }
 
     /// Whether the upstream's files of this private project are listed too.

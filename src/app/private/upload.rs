@@ -21,7 +21,7 @@ use crate::app::wheel::{self, WheelMetadata};
 use crate::auth::Identity;
 use crate::catalog::PrivateFile;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Sha256Hex, Yanked};
+use crate::model::{ProjectName, Sha256Hex, Yanked};
 use crate::store::{Expected, Staged, StagingFile};
 
 /// The start of one part of a `multipart/form-data` body.
@@ -31,6 +31,13 @@ pub struct PartHeader {
     pub name: String,
     /// The file name, for file parts.
     pub filename: Option<String>,
+}
+
+/// Decides, before a byte is stored, whether an upload may start a private
+/// project that an upstream also serves (see `[private] shadow`).
+#[async_trait]
+pub(crate) trait ShadowGuard: Send + Sync {
+    async fn may_shadow(&self, project: &ProjectName) -> Result<()>;
 }
 
 /// A multipart body, read part by part. Implemented by the HTTP layer; an
@@ -68,6 +75,7 @@ impl Private {
         identity: &Identity,
         api: UploadApi,
         parts: &mut dyn UploadParts,
+        guard: &dyn ShadowGuard,
     ) -> Result<Uploaded> {
         let mut form = UploadForm::default();
         let mut received: Option<Received> = None;
@@ -83,8 +91,9 @@ impl Private {
                     )));
                 };
                 // Refuse a bad or taken name before storing a byte.
-                form.check_filename(api, &filename)?;
+                let dist = form.check_filename(api, &filename)?;
                 self.check_not_taken(&filename).await?;
+                guard.may_shadow(&dist.project_name()).await?;
                 let staged = self.receive(parts, &filename).await?;
                 received = Some(Received { filename, staged });
             } else if UploadForm::wants(&part.name) {
