@@ -50,7 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixture_scale  # noqa: E402
-from proxies import (Bench, Processes, cpu_seconds, free_port, http_ok, log, machine,  # noqa: E402
+from proxies import (Bench, Processes, cpu_seconds, free_port, http_ok, machine,  # noqa: E402
                      memory_kib, status_sums, wait_until)
 
 BENCH = Path(__file__).resolve().parent
@@ -61,6 +61,10 @@ COLD_CLIENTS = 32
 RSS_LIMIT_KIB = 3 * 1024 * 1024  # a load is stopped early when larder passes this
 TARGETS = {"peak_rss_mib": 64, "idle_rss_mib": 32, "vs_nginx": 0.8, "first_byte_ms": 5,
            "cold_vs_direct": 1.2, "startup_ms": 200}
+
+
+def log(msg):
+    print(f"[scale {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------ sampling
@@ -362,6 +366,12 @@ class Scale:
         res = {"clients": COLD_CLIENTS, "direct_runs": direct,
                "direct_s": statistics.median(d["total_s"] for d in direct), "results": {}}
         log(f"list direct: {res['direct_s']:.3f} s ({direct[0]['bytes']:,} bytes)")
+        # For context: the same 32 clients straight to the upstream (what the client side,
+        # one curl reading 32 lists at once, costs by itself).
+        cl, wall = curl_many(sampler, url_up, COLD_CLIENTS, HTML_ACCEPT)
+        ok = [c for c in cl if c["status"] == 200 and c["exit"] == 0]
+        res["direct_all"] = {"complete_clients": len(ok), "last_done_s": max((c["total_s"] for c in ok), default=None)}
+        log(f"list direct x{COLD_CLIENTS}: last done {res['direct_all']['last_done_s']} s")
         for system in ("larder", "nginx"):
             before = self.upstream_hits().get("/simple/", 0)
             cl, wall = curl_many(sampler, f"{self.base[system]}/simple/", COLD_CLIENTS, HTML_ACCEPT)
