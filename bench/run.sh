@@ -19,7 +19,7 @@
 #   --all         --download --clients --startup
 #   --no-proxies  skip bench/proxies.py (the ~8-minute suite), e.g. to rerun only the others
 #   --scale       also bench/scale.py: the real-index scale scenario of issue 15 (750,000 names,
-#                 pages up to 20,000 files; larder vs nginx proxy_cache; ~4 minutes, ~120 MiB disk);
+#                 pages up to 20,000 files; larder vs nginx proxy_cache; ~2 minutes, ~120 MiB disk);
 #                 `python3 bench/scale.py` runs it alone
 # Environment: LARDER_BENCH_CACHE (default ~/.cache/larder-bench), LARDER_BIN
 #   (use this binary instead of building), BENCH_FILE_SECONDS (2),
@@ -74,7 +74,7 @@ wait $!
 if [ "$scale" = 1 ]; then
   log "real-shaped fixture in $BENCH_CACHE/fixture-scale"
   python3 "$BENCH_DIR/fixture_scale.py" "$BENCH_CACHE/fixture-scale" >/dev/null
-  log "running bench/scale.py (about 4 minutes)"
+  log "running bench/scale.py (about 2 minutes)"
   python3 "$BENCH_DIR/scale.py" --cache "$BENCH_CACHE" --larder "$LARDER" &
   BENCH_PIDS+=($!)
   wait $!
