@@ -10,7 +10,7 @@
 # Then bench/extra.py: `larder warm` of 100 projects (a few seconds) always, and
 # behind flags the slower scenarios.
 #
-# Usage: bash bench/run.sh [--with-500m] [--download] [--clients] [--startup] [--all] [--no-proxies]
+# Usage: bash bench/run.sh [--with-500m] [--download] [--clients] [--startup] [--all] [--no-proxies] [--scale]
 #   --with-500m   also a 500 MiB file in the warm file scenario, and 500 slow clients
 #                 reading it through each proxy (needs ~3 GiB disk)
 #   --download    also run bench/download.sh (larder download vs curl)
@@ -18,6 +18,9 @@
 #   --startup     also larder's start-up with 1 million cached files (~1 minute, ~750 MiB disk)
 #   --all         --download --clients --startup
 #   --no-proxies  skip bench/proxies.py (the ~8-minute suite), e.g. to rerun only the others
+#   --scale       also bench/scale.py: the real-index scale scenario of issue 15 (750,000 names,
+#                 pages up to 20,000 files; larder vs nginx proxy_cache; ~2 minutes, ~120 MiB disk);
+#                 `python3 bench/scale.py` runs it alone
 # Environment: LARDER_BENCH_CACHE (default ~/.cache/larder-bench), LARDER_BIN
 #   (use this binary instead of building), BENCH_FILE_SECONDS (2),
 #   BENCH_PAGE_SECONDS (2), BENCH_ROUNDS (3), BENCH_LARDER_LOG (LARDER_LOG for larder).
@@ -29,6 +32,7 @@ with_500m=()
 download=0
 extra=(warm)
 proxies=1
+scale=0
 for arg in "$@"; do
   case "$arg" in
     --with-500m) with_500m=(--with-500m) ;;
@@ -37,6 +41,7 @@ for arg in "$@"; do
     --startup) extra+=(startup) ;;
     --all) download=1; extra+=(clients startup) ;;
     --no-proxies) proxies=0 ;;
+    --scale) scale=1 ;;
     *) die "unknown argument $arg (see the header of $0)" ;;
   esac
 done
@@ -65,6 +70,15 @@ log "running bench/extra.py: ${extra[*]}"
 python3 "$BENCH_DIR/extra.py" --cache "$BENCH_CACHE" --venv "$VENV" --larder "$LARDER" "${extra[@]}" &
 BENCH_PIDS+=($!)
 wait $!
+
+if [ "$scale" = 1 ]; then
+  log "real-shaped fixture in $BENCH_CACHE/fixture-scale"
+  python3 "$BENCH_DIR/fixture_scale.py" "$BENCH_CACHE/fixture-scale" >/dev/null
+  log "running bench/scale.py (about 2 minutes)"
+  python3 "$BENCH_DIR/scale.py" --cache "$BENCH_CACHE" --larder "$LARDER" &
+  BENCH_PIDS+=($!)
+  wait $!
+fi
 
 if [ "$download" = 1 ]; then
   bash "$BENCH_DIR/download.sh"
