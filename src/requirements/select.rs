@@ -428,6 +428,7 @@ mod tests {
             gpg_sig: None,
             size: None,
             upload_time: None,
+            provenance: None,
         }
     }
 
@@ -563,6 +564,7 @@ mod tests {
             name: "d".into(),
             files: files.to_vec(),
             versions: Vec::new(),
+            status: None,
         }
     }
 
