@@ -13,6 +13,7 @@ mod contrib;
 mod download;
 mod encoding;
 mod export;
+mod fidelity;
 mod files;
 mod import;
 mod maintenance;
