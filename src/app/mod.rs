@@ -19,6 +19,7 @@
 pub(crate) mod clock;
 mod fetch;
 mod files;
+mod local_names;
 mod maintenance;
 mod metrics;
 mod mirror;
@@ -61,6 +62,7 @@ use crate::store::BlobStore;
 use crate::upstream::Client;
 use fetch::Fetcher;
 use files::PackageFiles;
+use local_names::LocalProjects;
 use maintenance::{Maintenance, MaintenanceSetup, Usage};
 use mirror::Mirrors;
 use pages::{Pages, PagesSetup};
@@ -77,6 +79,9 @@ struct Inner {
     config: Config,
     metrics: Arc<Metrics>,
     catalog: Arc<dyn Catalog>,
+    usage: Arc<Usage>,
+    /// Projects with stored or uploaded files, for the project lists.
+    local: LocalProjects,
     fetcher: Fetcher,
     pages: Pages,
     files: PackageFiles,
@@ -137,6 +142,7 @@ impl App {
                 offline: config.offline,
                 retries,
                 not_found_ttl: config.not_found_ttl,
+                lists_dir: config.data_dir.join("lists"),
             }),
             files: PackageFiles::new(
                 catalog.clone(),
@@ -160,9 +166,11 @@ impl App {
                 data_dir: config.data_dir.clone(),
                 prune: config.prune.clone(),
                 mirrors: config.mirrors.iter().map(|m| m.name.clone()).collect(),
-                usage,
+                usage: usage.clone(),
                 metrics: metrics.clone(),
             })),
+            local: LocalProjects::new(catalog.clone(), usage.clone()),
+            usage,
             private,
             fetcher,
             catalog,
@@ -262,7 +270,9 @@ impl App {
         parts: &mut dyn UploadParts,
     ) -> Result<Uploaded> {
         let identity = self.authorize(credentials, Scope::Upload).await?;
-        self.inner.private.upload(&identity, api, parts).await
+        let uploaded = self.inner.private.upload(&identity, api, parts).await?;
+        self.inner.usage.note_named();
+        Ok(uploaded)
     }
 
     /// Marks an uploaded file yanked (PEP 592).
@@ -277,12 +287,16 @@ impl App {
 
     /// Removes an uploaded file from the index and frees its bytes.
     pub async fn delete_private(&self, project: &str, filename: &str) -> Result<Deleted> {
-        self.inner.private.delete(project, filename).await
+        let deleted = self.inner.private.delete(project, filename).await?;
+        self.inner.usage.note_named();
+        Ok(deleted)
     }
 
     /// Prunes the store by `options` (see [`PruneOptions`]).
     pub async fn prune(&self, options: &PruneOptions) -> Result<PruneReport> {
-        self.inner.maintenance.prune(options).await
+        let report = self.inner.maintenance.prune(options).await?;
+        self.inner.usage.note_named();
+        Ok(report)
     }
 
     /// Rehashes every blob and reconciles the catalog with the store.
@@ -322,7 +336,9 @@ impl App {
 
     /// Imports every distribution file under `source`.
     pub async fn import(&self, source: &Path, progress: &dyn Progress) -> Result<ImportReport> {
-        self.inner.maintenance.import(source, progress).await
+        let report = self.inner.maintenance.import(source, progress).await?;
+        self.inner.usage.note_named();
+        Ok(report)
     }
 }
 

@@ -101,13 +101,14 @@ impl App {
     /// plus what is stored; only what is stored when offline or when no
     /// upstream answers.
     pub async fn project_list(&self, format: Format) -> Result<ProjectListView> {
-        let stored = self.inner.catalog.stored_projects().await?;
-        Ok(self.inner.pages.list(stored, format).await)
+        let local = self.inner.local.current().await?;
+        self.inner.pages.list(&local, format).await
     }
 
     /// The project list for `/local/simple/`.
     pub async fn local_project_list(&self, format: Format) -> Result<ProjectListView> {
-        let projects = self.inner.catalog.stored_projects().await?;
+        let local = self.inner.local.current().await?;
+        let projects = local.names.as_ref().clone();
         Ok(render_list(&ProjectList { projects }, format))
     }
 }

@@ -2,9 +2,12 @@
 //! Human progress goes to stderr, data (paths, config) to stdout.
 
 mod check_config;
+mod completions;
 mod download;
 mod export;
+mod healthcheck;
 mod import;
+mod man;
 mod progress;
 mod prune;
 mod serve;
@@ -12,6 +15,7 @@ mod stats;
 mod token;
 mod user;
 mod verify;
+mod version;
 mod warm;
 mod yank;
 
@@ -24,7 +28,11 @@ use crate::config::{Config, Overrides};
 use crate::error::{ErrorKind, Result};
 
 #[derive(Debug, Parser)]
-#[command(name = "larder", version, about = "Keeps the packages your builds eat")]
+#[command(
+    name = "larder",
+    version = version::SHORT,
+    long_version = version::LONG,
+    about = "Keeps the packages your builds eat")]
 pub struct Cli {
     /// Configuration file (TOML); defaults to `$LARDER_CONFIG` if set.
     #[arg(long, global = true, value_name = "FILE")]
@@ -64,6 +72,12 @@ pub enum Command {
     Stats(stats::Args),
     /// Fetch what requirements or lock files need into the cache ahead of time.
     Warm(warm::Args),
+    /// Print a tab-completion script for a shell.
+    Completions(completions::Args),
+    /// Print the larder(1) man page, or write a page per command into a directory.
+    Man(man::Args),
+    /// Exit 0 if a GET of a URL answers 2xx, 1 otherwise (container health checks).
+    Healthcheck(healthcheck::Args),
 }
 
 /// Flags that override configuration values, shared by the commands that run larder.
@@ -122,6 +136,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(args) => verify::run(&cli, args).await,
         Command::Stats(args) => stats::run(&cli, args).await,
         Command::Warm(args) => warm::run(&cli, args).await,
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
+        Command::Healthcheck(args) => healthcheck::run(args).await,
     }
 }
 

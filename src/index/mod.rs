@@ -22,6 +22,7 @@
 
 pub mod html;
 pub mod json;
+pub mod list;
 
 mod markup;
 mod negotiate;

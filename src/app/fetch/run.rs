@@ -113,6 +113,7 @@ impl Fetcher {
                     ..name.clone()
                 };
                 self.0.catalog.add_name(&name).await?;
+                self.0.usage.note_named();
             }
             Record::Mirror { mirror, path } => {
                 let entry = MirrorEntry {

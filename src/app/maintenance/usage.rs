@@ -27,6 +27,8 @@ pub(crate) struct Usage {
     grown: AtomicU64,
     /// Wakes the housekeeping loop for an early size check.
     check: Notify,
+    /// Names recorded by this process (the local project lists reload).
+    named: AtomicU64,
 }
 
 impl Usage {
@@ -51,6 +53,15 @@ impl Usage {
         if grown >= (max_size / 100).max(1) {
             self.check.notify_one();
         }
+    }
+
+    /// Notes that a blob got a (project) name, or lost one.
+    pub(crate) fn note_named(&self) {
+        self.named.fetch_add(1, Ordering::Release);
+    }
+
+    pub(crate) fn names_recorded(&self) -> u64 {
+        self.named.load(Ordering::Acquire)
     }
 
     /// Starts counting growth afresh (a size check is under way).

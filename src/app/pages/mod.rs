@@ -11,10 +11,10 @@
 mod entry;
 mod flight;
 mod hot;
+mod list;
 mod local;
 mod upstream_page;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,8 @@ use url::Url;
 pub(crate) use entry::{INDEX_PREFIX, PageEntry, render};
 use flight::Flights;
 use hot::HotPages;
+use list::Listing;
+pub(crate) use list::LocalNames;
 use upstream_page::{Answer, Validators};
 
 use super::metrics::Metrics;
@@ -71,6 +73,8 @@ pub(crate) struct Pages {
     flights: Flights,
     /// Projects no upstream knows, remembered for `not-found-ttl`.
     not_found: RecentMisses<String>,
+    /// The project list.
+    listing: Listing,
 }
 
 /// What [`Pages`] is built from.
@@ -83,11 +87,19 @@ pub(crate) struct PagesSetup {
     pub offline: bool,
     pub retries: u32,
     pub not_found_ttl: Duration,
+    /// Where the project list's files live.
+    pub lists_dir: std::path::PathBuf,
 }
 
 impl Pages {
     pub(crate) fn new(setup: PagesSetup) -> Self {
         Self {
+            listing: Listing::new(
+                setup.lists_dir,
+                setup.client.clone(),
+                setup.upstreams.clone(),
+                setup.retries,
+            ),
             catalog: setup.catalog,
             store: setup.store,
             client: setup.client,
@@ -123,43 +135,15 @@ impl Pages {
     }
 
     /// The project list for `/simple/`: every project any upstream lists,
-    /// plus `local` (what is stored); only that when offline or when no
-    /// upstream answers.
-    pub(crate) async fn list(&self, local: Vec<String>, format: Format) -> ProjectListView {
-        let mut names: BTreeSet<String> = local.into_iter().collect();
-        if !self.offline {
-            for upstream in self.upstreams.iter() {
-                match self.fetch_list(upstream).await {
-                    Ok(list) => names.extend(
-                        list.projects
-                            .iter()
-                            .filter_map(|name| ProjectName::new(name).ok())
-                            .map(|name| name.as_str().to_owned()),
-                    ),
-                    Err(e) => warn!(upstream = %upstream.name, "cannot list projects: {e}"),
-                }
-            }
+    /// and the `local` ones (stored, uploaded); only those when offline.
+    pub(crate) async fn list(&self, local: &LocalNames, format: Format) -> Result<ProjectListView> {
+        if self.offline || self.upstreams.is_empty() {
+            let projects = local.names.as_ref().clone();
+            return Ok(render_list(&ProjectList { projects }, format));
         }
-        render_list(
-            &ProjectList {
-                projects: names.into_iter().collect(),
-            },
-            format,
-        )
-    }
-
-    async fn fetch_list(&self, upstream: &Upstream) -> Result<ProjectList> {
-        let headers = upstream.page_headers();
-        match upstream_page::get(&self.client, &upstream.url, headers, None, self.retries).await? {
-            Answer::Body(body) => body.project_list(),
-            Answer::Missing | Answer::NotModified => Err(Error::new(
-                ErrorKind::Upstream,
-                format!(
-                    "`{}` has no project list",
-                    crate::upstream::redact(&upstream.url)
-                ),
-            )),
-        }
+        Ok(ProjectListView {
+            body: self.listing.view(format, local).await?,
+        })
     }
 
     /// The project's page, fresh by its upstream's TTL (see the module docs).

@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::error::Result;
 use crate::index;
-use crate::model::{ProjectList, ProjectName, ProjectPage};
+use crate::model::{ProjectName, ProjectPage};
 use crate::upstream::{Client, UpstreamError, is_missing, redact, transport_error};
 
 /// The validators of a held copy, sent so an unchanged page costs a 304.
@@ -25,12 +25,12 @@ pub(super) struct Validators<'a> {
 }
 
 /// What the upstream said.
-pub(super) enum Answer {
+pub(super) enum Answer<B = Body> {
     /// The held copy is still current (only with validators).
     NotModified,
     /// 404 or 410: the upstream does not have it.
     Missing,
-    Body(Body),
+    Body(B),
 }
 
 /// A page's bytes, with what is needed to parse and revalidate it.
@@ -43,15 +43,52 @@ pub(super) struct Body {
     bytes: Bytes,
 }
 
+/// A page's answer before its body is read (the project list streams it).
+pub(super) struct Head {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub is_json: bool,
+    pub response: reqwest::Response,
+}
+
 /// GETs `url` with `headers` (the upstream's `Accept` and credentials) and
-/// `validators`. A status other than success, 304 and 404/410 is an error.
+/// `validators`, and reads the body. A status other than success, 304 and
+/// 404/410 is an error.
 pub(super) async fn get(
+    client: &Client,
+    url: &Url,
+    headers: HeaderMap,
+    validators: Option<Validators<'_>>,
+    retries: u32,
+) -> Result<Answer> {
+    let head = match request(client, url, headers, validators, retries).await? {
+        Answer::NotModified => return Ok(Answer::NotModified),
+        Answer::Missing => return Ok(Answer::Missing),
+        Answer::Body(head) => head,
+    };
+    let base = head.response.url().clone();
+    let bytes = head
+        .response
+        .bytes()
+        .await
+        .map_err(|e| transport_error(url, &e))?;
+    Ok(Answer::Body(Body {
+        etag: head.etag,
+        last_modified: head.last_modified,
+        is_json: head.is_json,
+        base,
+        bytes,
+    }))
+}
+
+/// [`get`] up to the answer's headers.
+pub(super) async fn request(
     client: &Client,
     url: &Url,
     mut headers: HeaderMap,
     validators: Option<Validators<'_>>,
     retries: u32,
-) -> Result<Answer> {
+) -> Result<Answer<Head>> {
     let validators = validators.unwrap_or_default();
     for (name, value) in [
         (IF_NONE_MATCH, validators.etag),
@@ -83,20 +120,11 @@ pub(super) async fn get(
             .and_then(|v: &HeaderValue| v.to_str().ok())
             .map(str::to_owned)
     };
-    let etag = header(ETAG);
-    let last_modified = header(LAST_MODIFIED);
-    let is_json = header(CONTENT_TYPE).is_some_and(|v| v.contains("json"));
-    let base = response.url().clone();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| transport_error(url, &e))?;
-    Ok(Answer::Body(Body {
-        etag,
-        last_modified,
-        is_json,
-        base,
-        bytes,
+    Ok(Answer::Body(Head {
+        etag: header(ETAG),
+        last_modified: header(LAST_MODIFIED),
+        is_json: header(CONTENT_TYPE).is_some_and(|v| v.contains("json")),
+        response,
     }))
 }
 
@@ -106,14 +134,6 @@ impl Body {
             index::json::parse_project(&self.bytes, &self.base)?
         } else {
             index::html::parse_project(&self.text(), &self.base, project.as_str())?
-        })
-    }
-
-    pub(super) fn project_list(&self) -> Result<ProjectList> {
-        Ok(if self.is_json {
-            index::json::parse_list(&self.bytes)?
-        } else {
-            index::html::parse_list(&self.text())?
         })
     }
 

@@ -124,6 +124,11 @@ struct Inner {
     more: bool,
     /// PEP 792 status and reason by normalized project, set by `set_status`.
     status: HashMap<String, (String, Option<String>)>,
+    /// Names the project list carries besides the real projects
+    /// (`list_many`): `many-<n>` for n below this.
+    many: usize,
+    /// 304s answered to conditional page requests.
+    not_modified: usize,
     /// Cancelled when the server stops; kills open connections.
     running: CancellationToken,
 }
@@ -177,6 +182,17 @@ impl FixtureIndex {
         };
         index.serve(listener);
         index
+    }
+
+    /// From now on, the project list also names `count` projects
+    /// `many-0`, `many-1`, … that have no pages (a real index's size).
+    pub fn list_many(&self, count: usize) {
+        self.shared.lock().many = count;
+    }
+
+    /// How many conditional page requests were answered 304.
+    pub fn not_modified(&self) -> usize {
+        self.shared.lock().not_modified
     }
 
     /// `http://127.0.0.1:PORT/simple/`
@@ -456,6 +472,7 @@ fn page_response(shared: &Shared, body: String, json: bool, request: &HeaderMap)
         .map(|tag| tag.trim())
         .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag);
     let mut response = if matches {
+        shared.lock().not_modified += 1;
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let content_type = if json { JSON_TYPE } else { HTML_TYPE };
@@ -475,12 +492,10 @@ fn page_response(shared: &Shared, body: String, json: bool, request: &HeaderMap)
 
 fn root_page(shared: &Shared, json: bool) -> String {
     let inner = shared.lock();
+    let many = (0..inner.many).map(|n| format!("many-{n}"));
+    let names: Vec<String> = inner.projects.keys().cloned().chain(many).collect();
     if json {
-        let projects: Vec<Value> = inner
-            .projects
-            .keys()
-            .map(|name| json!({ "name": name }))
-            .collect();
+        let projects: Vec<Value> = names.iter().map(|name| json!({ "name": name })).collect();
         let page = json!({ "meta": { "api-version": "1.1" }, "projects": projects });
         return serde_json::to_string_pretty(&page).unwrap();
     }
@@ -489,7 +504,7 @@ fn root_page(shared: &Shared, json: bool) -> String {
          <meta name=\"pypi:repository-version\" content=\"1.1\">\n    \
          <title>Simple index</title>\n  </head>\n  <body>\n",
     );
-    for name in inner.projects.keys() {
+    for name in &names {
         let name = escape(name);
         html.push_str(&format!("    <a href=\"{name}/\">{name}</a><br />\n"));
     }
