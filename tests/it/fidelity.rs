@@ -160,3 +160,58 @@ async fn pip_and_uv_read_larders_1_4_pages() {
         assert_eq!(index.hits(&format!("/packages/{WINDOWS}")), 0);
     }
 }
+
+#[tokio::test]
+async fn project_status_is_kept_with_the_page_and_refreshed_with_it() {
+    let mut index = FixtureIndex::start(Flavor::Html).await;
+    index.announce_more();
+    index.set_status(PROJECT, "archived", Some("moved to <elsewhere>"));
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("larder.toml");
+    let toml = format!(
+        "[[upstream]]\nname = \"main\"\nurl = \"{}\"\npage-ttl = \"0s\"\n",
+        index.simple_url()
+    );
+    std::fs::write(&config, toml).unwrap();
+    let data = work.path().join("data");
+    let args = ["--config", config.to_str().unwrap()];
+    let archived = json!({"status": "archived", "reason": "moved to <elsewhere>"});
+
+    let mut larder = Larder::start_in(&data, &args).await;
+    assert_eq!(
+        json_page(&larder, PROJECT).await["project-status"],
+        archived
+    );
+    json_page(&larder, APP).await;
+    larder.kill().await;
+
+    // A restart with the upstream down: the page comes from the catalog,
+    // larder's own JSON, with everything the upstream said.
+    index.stop().await;
+    let larder = Larder::start_in(&data, &args).await;
+    let page = json_page(&larder, PROJECT).await;
+    assert_eq!(page["project-status"], archived, "{page}");
+    assert_eq!(file(&page, ANY)["provenance"], index.provenance_url(ANY));
+    let app = json_page(&larder, APP).await;
+    assert_eq!(
+        file(&app, APP_SDIST)["core-metadata"],
+        json!(false),
+        "{app}"
+    );
+
+    // The upstream changes its mind: the refreshed page says so.
+    index.restart().await;
+    index.set_status(PROJECT, "active", None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let page = json_page(&larder, PROJECT).await;
+        if page["project-status"] == json!({"status": "active"}) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not refreshed: {page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
