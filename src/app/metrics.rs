@@ -54,6 +54,11 @@ impl Metrics {
         self.downloads_in_flight.fetch_add(1, Relaxed);
     }
 
+    /// Downloads running now.
+    pub fn downloads_in_flight(&self) -> u64 {
+        self.downloads_in_flight.load(Relaxed)
+    }
+
     pub(crate) fn download_finished(&self) {
         self.downloads_in_flight.fetch_sub(1, Relaxed);
     }

@@ -205,10 +205,24 @@ impl App {
     }
 
     /// Graceful shutdown: stops the background loop, lets downloads in
-    /// flight finish and commit, then writes the last observations.
-    pub async fn shutdown(&self) {
+    /// flight finish and commit until `deadline` (those still running are
+    /// then dropped with the runtime: their staging files are removed,
+    /// nothing is committed half-way), then writes the last observations.
+    pub async fn shutdown(&self, deadline: tokio::time::Instant) {
         self.inner.maintenance.stop_housekeeping().await;
-        self.finish_downloads().await;
+        let downloads = self.inner.metrics.downloads_in_flight();
+        if downloads > 0 {
+            tracing::info!(downloads, "waiting for downloads in flight");
+        }
+        if tokio::time::timeout_at(deadline, self.finish_downloads())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                downloads = self.inner.metrics.downloads_in_flight(),
+                "shutdown timeout: abandoning the downloads still running"
+            );
+        }
         self.inner.maintenance.flush_observations().await;
     }
 

@@ -15,9 +15,8 @@
 //! the CLI or `POST /requirements.txt`) cannot make larder fetch anything an
 //! upstream page did not announce.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
@@ -26,14 +25,11 @@ use serde::Serialize;
 use super::App;
 use super::fetch::FileBody;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{CoreMetadata, DistFilename, ProjectFile, ProjectName, Sha256Hex};
-use crate::requirements::{Choice, Note, NoteKind, Parsed, Targets, Wanted, choose_files};
-
-/// How many dependency rounds `deps` follows at most; real trees are far
-/// shallower, and a bound keeps a pathological index from looping.
-const MAX_ROUNDS: usize = 64;
-/// How many requirements `deps` may add at most.
-const MAX_REQUIREMENTS: usize = 20_000;
+use crate::model::{CoreMetadata, DistFilename, ProjectFile, Sha256Hex};
+use crate::requirements::{
+    Choice, Note, NoteKind, Parsed, Rounds, Targets, Wanted, choose_files, dependencies, describe,
+    requires_dist,
+};
 
 /// How to warm.
 #[derive(Debug, Clone)]
@@ -187,16 +183,12 @@ impl App {
             ..WarmReport::default()
         };
         let concurrency = options.concurrency.max(1);
-        let mut seen_requirements: HashSet<String> = HashSet::new();
+        let mut rounds = Rounds::default();
         let mut seen_files: HashSet<String> = HashSet::new();
         let mut wave: Vec<Wanted> = parsed.wanted.clone();
-        for _round in 0..MAX_ROUNDS {
-            wave.retain(|w| seen_requirements.insert(requirement_key(w)));
-            if wave.is_empty() {
-                break;
-            }
+        while let Some(this_round) = rounds.next(wave)? {
             let chosen = self
-                .choose_all(wave, options, concurrency, &mut report)
+                .choose_all(this_round, options, concurrency, &mut report)
                 .await?;
             let files: Vec<(String, ProjectFile)> = chosen
                 .iter()
@@ -216,11 +208,6 @@ impl App {
             wave = self
                 .dependencies(&chosen, options, concurrency, &mut report)
                 .await?;
-            if seen_requirements.len() + wave.len() > MAX_REQUIREMENTS {
-                return Err(Error::invalid(format!(
-                    "following dependencies reached more than {MAX_REQUIREMENTS} requirements"
-                )));
-            }
         }
         Ok(report)
     }
@@ -384,7 +371,6 @@ impl App {
         let mut results = futures::stream::iter(reads).buffered(concurrency);
         let mut next = Vec::new();
         while let Some((c, result)) = results.next().await {
-            let origin = format!("dependency of {} {}", c.wanted.name, c.choice.version);
             let lines = match result {
                 Ok(Some(lines)) => lines,
                 Ok(None) => {
@@ -407,27 +393,16 @@ impl App {
                     continue;
                 }
             };
-            for line in lines {
-                match dependency(&line, &origin) {
-                    Some(dep)
-                        if options
-                            .targets
-                            .marker_applies(&dep.marker, &c.wanted.extras) =>
-                    {
-                        next.push(Wanted {
-                            marker: pep508_rs::MarkerTree::TRUE,
-                            ..dep
-                        });
-                    }
-                    Some(_) => {}
-                    None => report.notes.push(NoteOutcome {
-                        kind: "unsupported",
-                        origin: origin.clone(),
-                        text: line,
-                        reason: "not a requirement larder can fetch from an index".into(),
-                    }),
-                }
+            let found = dependencies(lines, &c.wanted, &c.choice.version, &options.targets);
+            for line in found.unsupported {
+                report.notes.push(NoteOutcome {
+                    kind: "unsupported",
+                    origin: found.origin.clone(),
+                    text: line,
+                    reason: "not a requirement larder can fetch from an index".into(),
+                });
             }
+            next.extend(found.wanted);
         }
         Ok(next)
     }
@@ -494,88 +469,5 @@ async fn read_all(body: &mut FileBody) -> Result<Vec<u8>> {
             }
             Ok(bytes)
         }
-    }
-}
-
-/// The `Requires-Dist` values of a core-metadata file's header block.
-fn requires_dist(metadata: &str) -> Vec<String> {
-    metadata
-        .lines()
-        .take_while(|line| !line.trim().is_empty())
-        .filter_map(|line| line.split_once(':'))
-        .filter(|(key, _)| key.trim().eq_ignore_ascii_case("Requires-Dist"))
-        .map(|(_, value)| value.trim().to_owned())
-        .filter(|value| !value.is_empty())
-        .collect()
-}
-
-/// A `Requires-Dist` value as a [`Wanted`]; `None` for URL requirements.
-fn dependency(line: &str, origin: &str) -> Option<Wanted> {
-    let requirement = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(line).ok()?;
-    let specifiers = match requirement.version_or_url {
-        None => pep440_rs::VersionSpecifiers::empty(),
-        Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => s,
-        Some(pep508_rs::VersionOrUrl::Url(_)) => return None,
-    };
-    Some(Wanted {
-        name: ProjectName::new(requirement.name.as_ref()).ok()?,
-        specifiers,
-        extras: requirement.extras.iter().map(ToString::to_string).collect(),
-        marker: requirement.marker,
-        hashes: Vec::new(),
-        pinned_files: Vec::new(),
-        origin: origin.to_owned(),
-    })
-}
-
-/// What makes two requirements the same for deduplication.
-fn requirement_key(wanted: &Wanted) -> String {
-    let extras: BTreeSet<&String> = wanted.extras.iter().collect();
-    let files: BTreeSet<&str> = wanted
-        .pinned_files
-        .iter()
-        .map(|f| f.filename.as_str())
-        .collect();
-    let hashes: BTreeSet<&str> = wanted.hashes.iter().map(Sha256Hex::as_str).collect();
-    format!(
-        "{}|{}|{extras:?}|{files:?}|{hashes:?}|{}",
-        wanted.name,
-        wanted.specifiers,
-        wanted.marker.try_to_string().unwrap_or_default()
-    )
-}
-
-/// `demo[fast]>=1.0`.
-fn describe(wanted: &Wanted) -> String {
-    let mut out = wanted.name.to_string();
-    if !wanted.extras.is_empty() {
-        out.push_str(&format!("[{}]", wanted.extras.join(",")));
-    }
-    out.push_str(&wanted.specifiers.to_string());
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requires_dist_from_headers() {
-        let text = "Metadata-Version: 2.1\nName: top\nRequires-Dist: mid>=1.0\n\
-                    Requires-Dist: extra-only; extra == \"fast\"\nrequires-dist: low\n\n\
-                    Requires-Dist: in-the-body\n";
-        assert_eq!(
-            requires_dist(text),
-            ["mid>=1.0", "extra-only; extra == \"fast\"", "low"]
-        );
-    }
-
-    #[test]
-    fn dependencies_parse() {
-        let dep = dependency("Mid_Pkg[x] (>=1.0) ; python_version >= '3.8'", "o").expect("dep");
-        assert_eq!(dep.name.as_str(), "mid-pkg");
-        assert_eq!(dep.specifiers.to_string(), ">=1.0");
-        assert_eq!(dep.extras, ["x"]);
-        assert!(dependency("x @ http://127.0.0.1/x.whl", "o").is_none());
     }
 }

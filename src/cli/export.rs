@@ -10,7 +10,7 @@ use super::{Cli, ConfigFlags};
 use crate::app::{App, Destination, ExportReport, Selection};
 use crate::error::{Error, Result};
 use crate::export::Layout;
-use crate::requirements::{self, Source};
+use crate::requirements::{self, Source, Targets};
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).multiple(true)
@@ -35,6 +35,19 @@ pub struct Args {
     /// Export every stored package file.
     #[arg(long, conflicts_with_all = ["requirements", "locks", "projects"])]
     all: bool,
+    /// Also export what the requirements and lock entries depend on (read
+    /// from stored core metadata) until closure: one stored version each,
+    /// only the files an installer on the `--python` / `--platform` targets
+    /// takes. Never fetches; what is needed and not stored is reported.
+    #[arg(long, conflicts_with = "all")]
+    deps: bool,
+    /// With `--deps`: a target Python (`3.12`); repeatable. Default: any.
+    #[arg(long = "python", value_name = "VERSION", requires = "deps")]
+    pythons: Vec<String>,
+    /// With `--deps`: a target platform tag (`manylinux_2_28_x86_64`,
+    /// `macosx_14_0_arm64`, `win_amd64`); repeatable. Default: any.
+    #[arg(long = "platform", value_name = "TAG", requires = "deps")]
+    platforms: Vec<String>,
     /// `index`: files/, simple/ pages, MANIFEST; `buildout`: a zc.buildout
     /// download cache (dist/, MANIFEST).
     #[arg(long, value_enum, default_value = "index")]
@@ -53,12 +66,22 @@ enum LayoutArg {
 }
 
 pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
+    if args.deps && args.requirements.is_empty() && args.locks.is_empty() {
+        return Err(Error::invalid(
+            "`--deps` follows requirements: pass `-r requirements.txt` and/or `--lock uv.lock`",
+        ));
+    }
     let config = cli.load_config(&args.flags)?;
     super::init_logging(config.log_format, "warn");
     let mut selection = Selection {
         all: args.all,
         projects: args.projects.clone(),
         wanted: Vec::new(),
+        deps: if args.deps {
+            Some(Targets::new(&args.pythons, &args.platforms)?)
+        } else {
+            None
+        },
     };
     for path in args.requirements.iter().chain(&args.locks) {
         selection.wanted.extend(read_wanted(path)?);

@@ -39,18 +39,72 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         .map_err(|e| Error::storage("cannot write to stdout", e))?;
     drop(out);
 
-    // Connections that send stored files with sendfile(2).
-    let listener = crate::zero_copy::Listener(listener);
-    axum::serve(listener, crate::http::router(app.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Error::storage("the server failed", e))?;
-    info!("shutting down: waiting for downloads in flight");
-    app.shutdown().await;
+    // Connections that send stored files with sendfile(2), within the
+    // `[server]` limits.
+    let limits = app.config().server.clone();
+    let signals = Signals::watch();
+    let stopping = {
+        let mut signals = signals.clone();
+        async move { signals.first().await }
+    };
+    let timeout = limits.shutdown_timeout;
+    let cut = {
+        let mut signals = signals.clone();
+        async move {
+            signals.first().await;
+            tokio::time::sleep(timeout).await;
+        }
+    };
+    crate::http::server::serve(
+        listener,
+        crate::http::router(app.clone()),
+        &limits,
+        stopping,
+        cut,
+    )
+    .await;
+    let deadline = signals
+        .since()
+        .map_or_else(tokio::time::Instant::now, |at| at + timeout);
+    app.shutdown(deadline).await;
+    info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+/// SIGINT and SIGTERM: the first starts a graceful shutdown, a second exits
+/// at once (what someone pressing Ctrl-C again wants).
+#[derive(Clone)]
+struct Signals(tokio::sync::watch::Receiver<Option<tokio::time::Instant>>);
+
+impl Signals {
+    fn watch() -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
+            next_signal().await;
+            let _ = tx.send(Some(tokio::time::Instant::now()));
+            info!(
+                "shutting down: no new connections; open responses and downloads may finish \
+                 (a second Ctrl-C or SIGTERM exits at once)"
+            );
+            next_signal().await;
+            warn!("second signal: exiting now");
+            std::process::exit(130);
+        });
+        Self(rx)
+    }
+
+    /// Resolves once the first signal arrived.
+    async fn first(&mut self) {
+        let _ = self.0.wait_for(Option::is_some).await;
+    }
+
+    /// When the first signal arrived, if it did.
+    fn since(&self) -> Option<tokio::time::Instant> {
+        *self.0.borrow()
+    }
+}
+
+async fn next_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

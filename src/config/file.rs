@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::private::{FileAuth, FilePrivate, FileUser};
 use super::prune::FilePrune;
+use super::server::FileServer;
 use super::{
     ClientConfig, Config, DEFAULT_MAX_STALE, DEFAULT_PAGE_TTL, LogFormat, Secret, UpstreamConfig,
     default_upstream_name, mirror::FileMirror, parse_upstream_url, redact_url, units,
@@ -35,6 +36,7 @@ struct FileConfig {
     private: FilePrivate,
     auth: FileAuth,
     prune: FilePrune,
+    server: FileServer,
     #[serde(rename = "user", skip_serializing_if = "Vec::is_empty")]
     users: Vec<FileUser>,
 }
@@ -148,6 +150,7 @@ impl FileConfig {
             private: self.private.into_config()?,
             auth: self.auth.into_config(self.users),
             prune: self.prune.into_config()?,
+            server: self.server.into_config(),
         })
     }
 
@@ -172,6 +175,7 @@ impl FileConfig {
             private: FilePrivate::redacted(&config.private),
             auth,
             prune: FilePrune::redacted(&config.prune),
+            server: FileServer::redacted(&config.server),
             users,
         }
     }

@@ -14,6 +14,7 @@ mod file;
 mod mirror;
 mod private;
 mod prune;
+mod server;
 pub mod units;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +32,7 @@ use crate::model::UpstreamName;
 pub use mirror::{MirrorConfig, MirrorPolicy, RESERVED_ROUTES, SOURCE_MIRROR_NAME};
 pub use private::{AuthConfig, PrivateConfig, UserConfig};
 pub use prune::PruneConfig;
+pub use server::ServerConfig;
 
 /// Path of the config file, used when `load` is given no path.
 pub const LARDER_CONFIG: &str = "LARDER_CONFIG";
@@ -88,6 +90,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Background pruning and the server's batched catalog writes.
     pub prune: PruneConfig,
+    /// Client connection limits and timeouts.
+    pub server: ServerConfig,
 }
 
 /// How log lines are written.
@@ -208,6 +212,7 @@ impl Config {
         mirror::validate(&self.mirrors, &self.upstreams)?;
         private::validate(&self.private, &self.auth)?;
         prune::validate(&self.prune)?;
+        server::validate(&self.server)?;
         let mut names = BTreeSet::new();
         for (index, upstream) in self.upstreams.iter().enumerate() {
             let number = index + 1;
@@ -292,6 +297,7 @@ impl Default for Config {
             private: PrivateConfig::default(),
             auth: AuthConfig::default(),
             prune: PruneConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }

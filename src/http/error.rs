@@ -3,7 +3,6 @@
 
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use hyper::ext::ReasonPhrase;
 use tracing::{error, warn};
 
 use crate::error::{Error, ErrorKind};
@@ -56,19 +55,15 @@ impl IntoResponse for ApiError {
             warn!(status = status.as_u16(), "{}", self.0);
             self.0.to_string()
         };
+        // The message goes in the body only. A custom reason phrase would
+        // put client-controlled text (a project name, a filename) in the
+        // status line.
         let mut response = (
             status,
             [("content-type", "text/plain; charset=utf-8")],
             format!("{message}\n"),
         )
             .into_response();
-        if status.is_client_error() {
-            // twine shows only the reason phrase of a failed upload, so the
-            // message goes there too (HTTP/1.1; HTTP/2 has no reason phrase).
-            if let Ok(reason) = ReasonPhrase::try_from(reason_phrase(&message)) {
-                response.extensions_mut().insert(reason);
-            }
-        }
         if self.0.kind() == ErrorKind::Unauthorized {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -77,26 +72,6 @@ impl IntoResponse for ApiError {
         }
         response
     }
-}
-
-/// `message` as a reason phrase: printable ASCII only, at most 200 bytes.
-fn reason_phrase(message: &str) -> Vec<u8> {
-    const MAX: usize = 200;
-    let mut phrase: Vec<u8> = message
-        .chars()
-        .map(|c| {
-            if c == ' ' || c.is_ascii_graphic() {
-                c as u8
-            } else {
-                b'?'
-            }
-        })
-        .take(MAX)
-        .collect();
-    while phrase.last() == Some(&b' ') {
-        phrase.pop();
-    }
-    phrase
 }
 
 pub(super) async fn unknown_route(uri: Uri) -> ApiError {
@@ -108,20 +83,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reason_phrases_are_printable_ascii_and_short() {
-        for (message, expected) in [
-            ("File already exists", "File already exists".to_owned()),
-            ("tab\there", "tab?here".to_owned()),
-            ("line\r\nbreak ", "line??break".to_owned()),
-            ("café", "caf?".to_owned()),
-            (&"x".repeat(300), "x".repeat(200)),
-        ] {
-            assert_eq!(reason_phrase(message), expected.as_bytes(), "{message:?}");
-            assert!(ReasonPhrase::try_from(reason_phrase(message)).is_ok());
-        }
-    }
-
-    #[test]
     fn unauthorized_is_a_challenge() {
         let response = ApiError(Error::new(ErrorKind::Unauthorized, "nope")).into_response();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -129,7 +90,13 @@ mod tests {
             response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
             "Basic realm=\"larder\""
         );
-        let reason = response.extensions().get::<ReasonPhrase>().unwrap();
-        assert_eq!(reason.as_bytes(), b"nope");
+        // The status line keeps its standard reason phrase: messages may
+        // quote what the client sent, and belong in the body.
+        assert!(
+            response
+                .extensions()
+                .get::<hyper::ext::ReasonPhrase>()
+                .is_none()
+        );
     }
 }

@@ -11,6 +11,7 @@ mod observe;
 mod ops;
 mod pypicache;
 pub mod range;
+pub mod server;
 mod simple;
 mod upload;
 mod warm;

@@ -13,10 +13,14 @@
 //! failing the whole file: a cache can still be warmed with the rest.
 //!
 //! Used by `larder warm`, `larder export` (what to export) and `larder prune`
-//! (`--keep`: what never to prune).
+//! (`--keep`: what never to prune). `deps.rs` holds what `warm --deps` and
+//! `export --deps` share to follow dependencies through core metadata.
 
+mod deps;
 mod pylock;
 mod select;
+#[cfg(test)]
+pub(crate) mod testing;
 mod txt;
 mod uv_lock;
 
@@ -27,8 +31,9 @@ pub use pep508_rs::MarkerTree;
 
 use crate::model::{ProjectName, Sha256Hex};
 
+pub use deps::{Dependencies, MAX_ROUNDS, Rounds, dependencies, describe, requires_dist};
 pub use pylock::parse_pylock;
-pub use select::{Choice, Targets, choose_files};
+pub use select::{Choice, Targets, choose_files, needed_files};
 pub use txt::parse_requirements_txt;
 pub use uv_lock::parse_uv_lock;
 

@@ -8,6 +8,10 @@
 //! specifiers mention one or nothing else qualifies (pip's rule). Without
 //! targets every file of the chosen version is needed.
 //!
+//! [`needed_files`] narrows a choice to what an installer on the targets
+//! takes (`export --deps`): the fitting wheels, and the sdist only when some
+//! target has no wheel to take instead.
+//!
 //! The tag check is deliberately simple and generous: it decides what to
 //! *cache*, so a wheel that might fit is kept rather than missed.
 
@@ -173,6 +177,45 @@ impl Targets {
     }
 }
 
+impl Targets {
+    /// Each (python, platform) pair as a target of its own; a dimension
+    /// not given stays open ("any") in every pair.
+    fn each(&self) -> Vec<Targets> {
+        let pythons: Vec<Vec<(u64, u64)>> = if self.pythons.is_empty() {
+            vec![Vec::new()]
+        } else {
+            self.pythons.iter().map(|&p| vec![p]).collect()
+        };
+        let platforms: Vec<Vec<String>> = if self.platforms.is_empty() {
+            vec![Vec::new()]
+        } else {
+            self.platforms.iter().map(|p| vec![p.clone()]).collect()
+        };
+        pythons
+            .iter()
+            .flat_map(|python| {
+                platforms.iter().map(|platform| Targets {
+                    pythons: python.clone(),
+                    platforms: platform.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the wheel `file` installs wherever this single target allows:
+    /// it fits, and an open dimension is covered only by a generic wheel
+    /// (`any` platform; `py3-none` Python), since the installer's own
+    /// platform or Python could be anything.
+    fn wheel_covers(&self, file: &ProjectFile) -> bool {
+        let Some(tags) = WheelTags::of(&file.filename) else {
+            return false;
+        };
+        self.fits(file)
+            && (!self.platforms.is_empty() || tags.platforms.iter().any(|p| p == "any"))
+            && (!self.pythons.is_empty() || tags.generic_python())
+    }
+}
+
 /// `(sys_platform, platform_system, os_name, platform_machine)` for a tag.
 fn platform_facts(tag: &str) -> (&'static str, &'static str, &'static str, String) {
     let arch = |prefix_len: usize| -> String {
@@ -224,6 +267,11 @@ impl WheelTags {
             abis: split(abi),
             platforms: split(platform),
         })
+    }
+
+    /// Whether any Python 3 takes it: `py3` (or `py2.py3`) with no ABI.
+    fn generic_python(&self) -> bool {
+        self.pythons.iter().any(|p| p == "py3") && self.abis.iter().any(|a| a == "none")
     }
 
     /// `py3`, `py3Y'` (Y' ≤ Y), `cp3Y`, and `cp3Y'` with `abi3`.
@@ -400,6 +448,26 @@ pub fn choose_files(
     })
 }
 
+/// The files of a chosen version (`choice.files`, already narrowed to what
+/// fits some target) an installer on `targets` takes. Without targets,
+/// every file: nothing says which one it will want. With targets, the
+/// wheels, plus the sdists only when some target (a python and platform
+/// pair) has no wheel that covers it: pip (`--no-index --find-links`) and uv
+/// prefer a fitting wheel and build the sdist only when there is none.
+pub fn needed_files(files: Vec<ProjectFile>, targets: &Targets) -> Vec<ProjectFile> {
+    if targets.is_any() {
+        return files;
+    }
+    let sdist_needed = targets
+        .each()
+        .iter()
+        .any(|target| !files.iter().any(|f| target.wheel_covers(f)));
+    files
+        .into_iter()
+        .filter(|f| sdist_needed || WheelTags::of(&f.filename).is_some())
+        .collect()
+}
+
 /// `--hash` digests and lock-file files, when given, must match.
 fn hash_ok(file: &ProjectFile, wanted: &Wanted) -> bool {
     let sha = file.sha256().unwrap_or_default();
@@ -415,7 +483,7 @@ fn hash_ok(file: &ProjectFile, wanted: &Wanted) -> bool {
 mod tests {
     use super::*;
     use crate::model::{CoreMetadata, Hashes};
-    use crate::requirements::{Source, no_includes, parse_requirements_txt};
+    use crate::requirements::testing::{targets, wanted};
 
     fn file(filename: &str) -> ProjectFile {
         ProjectFile {
@@ -430,22 +498,6 @@ mod tests {
             upload_time: None,
             provenance: None,
         }
-    }
-
-    fn wanted(line: &str) -> Wanted {
-        let parsed = parse_requirements_txt(
-            &Source {
-                name: "r".into(),
-                text: line.into(),
-            },
-            &mut no_includes,
-        );
-        parsed.wanted.into_iter().next().expect("a requirement")
-    }
-
-    fn targets(pythons: &[&str], platforms: &[&str]) -> Targets {
-        let s = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        Targets::new(&s(pythons), &s(platforms)).expect("targets")
     }
 
     #[test]
@@ -626,6 +678,59 @@ mod tests {
         )
         .expect("chosen");
         assert_eq!(choice.files.len(), 1);
+    }
+
+    #[test]
+    fn needed_files_take_the_sdist_only_where_no_wheel_covers_a_target() {
+        let files = |names: &[&str]| names.iter().map(|n| file(n)).collect::<Vec<_>>();
+        let names = |files: Vec<ProjectFile>| {
+            files
+                .into_iter()
+                .map(|f| f.filename)
+                .collect::<Vec<String>>()
+        };
+        let generic = ["d-1.0.tar.gz", "d-1.0-py3-none-any.whl"];
+        let binary = [
+            "d-1.0.tar.gz",
+            "d-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+            "d-1.0-cp312-cp312-win_amd64.whl",
+        ];
+        type Names<'a> = &'a [&'a str];
+        // (files, pythons, platforms, needed)
+        let cases: [(Names, Names, Names, Names); 8] = [
+            (&generic, &[], &[], &generic),
+            (&generic, &["3.12"], &[], &["d-1.0-py3-none-any.whl"]),
+            (&generic, &[], &["win_amd64"], &["d-1.0-py3-none-any.whl"]),
+            (&["d-1.0.tar.gz"], &["3.12"], &[], &["d-1.0.tar.gz"]),
+            (
+                &binary,
+                &["3.12"],
+                &["manylinux_2_28_x86_64", "win_amd64"],
+                &binary[1..],
+            ),
+            // No platform given: a platform wheel leaves the others open.
+            (&binary, &["3.12"], &[], &binary),
+            // One target has no wheel: the sdist goes with the wheels.
+            (
+                &binary[..2],
+                &["3.12"],
+                &["manylinux_2_28_x86_64", "win_amd64"],
+                &binary[..2],
+            ),
+            (
+                &binary[..2],
+                &["3.11", "3.12"],
+                &["manylinux_2_28_x86_64"],
+                &binary[..2],
+            ),
+        ];
+        for (given, pythons, platforms, needed) in cases {
+            assert_eq!(
+                names(needed_files(files(given), &targets(pythons, platforms))),
+                needed,
+                "{given:?} on {pythons:?} {platforms:?}"
+            );
+        }
     }
 
     #[test]

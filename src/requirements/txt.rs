@@ -212,6 +212,7 @@ fn requirement_line(line: &str, origin: &str) -> Result<Wanted, (NoteKind, Strin
             "local paths and URLs are not fetched from an index".to_owned(),
         ));
     }
+    check_name_ends(spec).map_err(|reason| (NoteKind::Invalid, reason))?;
     let requirement = Requirement::<pep508_rs::VerbatimUrl>::from_str(spec)
         .map_err(|e| (NoteKind::Invalid, format!("not a PEP 508 requirement: {e}")))?;
     let specifiers = match requirement.version_or_url {
@@ -235,6 +236,40 @@ fn requirement_line(line: &str, origin: &str) -> Result<Wanted, (NoteKind, Strin
         pinned_files: Vec::new(),
         origin: origin.to_owned(),
     })
+}
+
+/// pep508_rs panics, instead of returning an error, on a name or extra that
+/// ends in `.`, `-` or `_` before another character (`demo- ==1`, `demo-;`,
+/// `demo[extra-]`): such requirements are refused here first. Tokens are
+/// cut as pep508_rs cuts them (leading whitespace, then name characters).
+fn check_name_ends(spec: &str) -> Result<(), String> {
+    fn token(text: &str) -> (&str, &str) {
+        let text = text.trim_start();
+        let end = text
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+            .unwrap_or(text.len());
+        text.split_at(end)
+    }
+    let bad_end = |name: &str| name.ends_with(['.', '-', '_']);
+    let (name, rest) = token(spec);
+    if bad_end(name) {
+        return Err(format!(
+            "not a PEP 508 requirement: the name `{name}` must end with a letter or digit"
+        ));
+    }
+    let Some(extras) = rest.trim_start().strip_prefix('[') else {
+        return Ok(());
+    };
+    let extras = extras.split(']').next().unwrap_or(extras);
+    for extra in extras.split(',') {
+        let (extra, _) = token(extra);
+        if bad_end(extra) {
+            return Err(format!(
+                "not a PEP 508 requirement: the extra `{extra}` must end with a letter or digit"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Splits `spec --opt ...` at the first whitespace-preceded `-` outside quotes.
@@ -374,6 +409,28 @@ mod tests {
             ]
         );
         assert!(parsed.has_invalid());
+    }
+
+    #[test]
+    fn names_ending_in_punctuation_are_invalid_not_a_panic() {
+        // Each of these made pep508_rs panic (found by tests/prop).
+        for (line, named) in [
+            ("0-[ ", "`0-`"),
+            ("0-\u{10fe0}", "`0-`"),
+            ("demo_ ==1.0", "`demo_`"),
+            ("demo.;python_version>'3'", "`demo.`"),
+            ("demo[fast-]", "extra `fast-`"),
+            ("demo [ok, x_ ]==1", "extra `x_`"),
+        ] {
+            let parsed = parse(line);
+            assert!(parsed.wanted.is_empty(), "{line}");
+            assert_eq!(parsed.notes.len(), 1, "{line}: {:?}", parsed.notes);
+            let note = &parsed.notes[0];
+            assert_eq!(note.kind, NoteKind::Invalid, "{line}");
+            assert!(note.reason.contains(named), "{line}: {}", note.reason);
+        }
+        // Punctuation inside names and extras is fine.
+        assert_eq!(one("demo-pkg[x-y]==1").extras, ["x-y"]);
     }
 
     #[test]

@@ -29,4 +29,4 @@ mod mapping;
 mod socket;
 
 pub use mapping::map;
-pub use socket::{Listener, Socket};
+pub use socket::Socket;

@@ -7,14 +7,12 @@
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-use tracing::warn;
 
 use super::mapping::{self, Source};
 
@@ -24,29 +22,6 @@ const SEND_WINDOW: usize = 4 * 1024 * 1024;
 /// Pages in [`SEND_WINDOW`] at the smallest page size, plus one for an
 /// unaligned start.
 const WINDOW_PAGES: usize = SEND_WINDOW / 4096 + 1;
-
-/// Accepts connections as [`Socket`]s for `axum::serve`.
-pub struct Listener(pub TcpListener);
-
-impl axum::serve::Listener for Listener {
-    type Io = Socket;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Socket, SocketAddr) {
-        // axum's own accept loop: it logs and retries failed accepts.
-        let (tcp, addr) = axum::serve::Listener::accept(&mut self.0).await;
-        // Without TCP_NODELAY a small response whose headers and body leave
-        // in two writes waits for the client's delayed ACK: ~40 ms each.
-        if let Err(e) = tcp.set_nodelay(true) {
-            warn!("cannot set TCP_NODELAY on a connection: {e}");
-        }
-        (Socket::new(tcp), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
 
 /// A client connection. Reads, flushes and writes of ordinary buffers pass
 /// straight through to the TCP stream.
@@ -267,6 +242,7 @@ mod tests {
 
     use bytes::Bytes;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
 
     use super::*;
     use crate::zero_copy::map;

@@ -158,8 +158,10 @@ async fn twine_and_uv_publish_then_pip_and_uv_install() {
         assert!(target.join("larder_private_lib-0.3.dist-info").exists());
     }
 
-    // The same file again: twine reports the conflict with larder's message.
-    let output = twine_upload(paths[0].clone(), &[]).await;
+    // The same file again: twine reports the conflict, and with `--verbose`
+    // larder's message (the body; the status line keeps the standard reason
+    // phrase, since messages quote what the client sent).
+    let output = twine_upload(paths[0].clone(), &["--verbose"]).await;
     assert!(!output.status.success());
     let said = text(&output);
     assert!(said.contains("409 Conflict"), "{said}");

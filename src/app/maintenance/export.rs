@@ -3,6 +3,10 @@
 //! network and no larder running. Only stored files are exported; what was
 //! asked for but is not stored is reported, never fetched.
 //!
+//! With `deps` ([`Selection::deps`]), requirements become their closure
+//! over the stored files (`closure.rs`): each one's newest stored version
+//! and what it depends on, only the files an installer on the targets takes.
+//!
 //! The tree is built in a hidden scratch directory beside the destination
 //! and renamed into place at the end (an archive: written to a hidden name,
 //! then renamed), so a failed export leaves nothing half-written.
@@ -15,6 +19,8 @@ use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::info;
 
+mod closure;
+
 use super::{Maintenance, StoredProjects};
 use crate::app::Progress;
 use crate::error::{Error, ErrorKind, Result};
@@ -24,7 +30,7 @@ use crate::model::{
     CoreMetadata, DistFilename, ProjectFile, ProjectList, ProjectName, ProjectPage, Sha256Hex,
     percent,
 };
-use crate::requirements::{Version, Wanted};
+use crate::requirements::{Targets, Version, Wanted};
 use crate::store::{Expected, Hasher};
 
 /// Which stored files to export: everything, or the union of whole
@@ -39,6 +45,11 @@ pub struct Selection {
     /// pinned files, hashes or version specifiers; markers are not evaluated,
     /// so every target's files are exported).
     pub wanted: Vec<Wanted>,
+    /// Instead, export `wanted` and everything it depends on, for these
+    /// targets: one stored version per requirement (the newest allowed)
+    /// and only the files an installer on the targets takes (see the
+    /// module docs).
+    pub deps: Option<Targets>,
 }
 
 /// Where the export goes.
@@ -202,6 +213,13 @@ impl Maintenance {
                     reason: "no file of this project is stored".to_owned(),
                 }),
             }
+        }
+        if let Some(targets) = &selection.deps {
+            let (closure, lost) = self.closure(projects, &selection.wanted, targets).await?;
+            // A whole project is already planned with every file.
+            plan.extend(closure.into_iter().filter(|p| !whole.contains(&p.name)));
+            missing.extend(lost);
+            return Ok((plan, missing));
         }
         let mut wanted_by_project: BTreeMap<ProjectName, Vec<&Wanted>> = BTreeMap::new();
         for want in &selection.wanted {
