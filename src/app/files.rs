@@ -118,16 +118,14 @@ impl PackageFiles {
         self.fetcher.follow(job, etag, true).await
     }
 
-    /// The link a page announced for this digest; only such files are fetched.
+    /// The link a page announced for this digest under this name; only such
+    /// files are fetched. One digest may be announced under several names
+    /// (a wheel under several platform tags), each its own link.
     async fn announced(&self, sha256: &Sha256Hex, filename: &str) -> Result<Link> {
-        match self.catalog.link_and_privacy(sha256).await? {
+        match self.catalog.link_and_privacy(sha256, filename).await? {
             // A private project shadows its upstream namesake: none of the
             // upstream's files of it are fetched (see `private`).
-            Some((link, private))
-                if link.filename == filename && !self.private.shadows(&link.project, private) =>
-            {
-                Ok(link)
-            }
+            Some((link, private)) if !self.private.shadows(&link.project, private) => Ok(link),
             _ => Err(Error::not_found(format!(
                 "no index page announced `{filename}` with SHA-256 {sha256}"
             ))),

@@ -134,11 +134,13 @@ pub trait Catalog: PrivateIndex + Maintenance + Inventory + Send + Sync + std::f
     /// A project's cached page, or `None`.
     async fn page(&self, project: &str) -> Result<Option<StoredPage>>;
 
-    /// Records the files a page announced (replacing earlier records of the same digests).
+    /// Records the files a page announced, replacing earlier records of the
+    /// same digest and filename; other names of the same digest are kept.
     async fn announce(&self, links: &[Link]) -> Result<()>;
 
-    /// The announced file with this digest, or `None` when no page announced it.
-    async fn link(&self, sha256: &Sha256Hex) -> Result<Option<Link>>;
+    /// The file announced with this digest under this name, or `None` when
+    /// no page announced that pair.
+    async fn link(&self, sha256: &Sha256Hex, filename: &str) -> Result<Option<Link>>;
 
     /// Digest and filename of every stored package file of a project
     /// (core-metadata files excluded).

@@ -62,7 +62,11 @@ pub trait PrivateIndex: Send + Sync {
     /// [`super::Catalog::link`], and whether the link's project has uploaded
     /// files, in one query (this sits on the path of every file download,
     /// where an extra round trip would be felt).
-    async fn link_and_privacy(&self, sha256: &Sha256Hex) -> Result<Option<(Link, bool)>>;
+    async fn link_and_privacy(
+        &self,
+        sha256: &Sha256Hex,
+        filename: &str,
+    ) -> Result<Option<(Link, bool)>>;
 
     /// Sets a file's PEP 592 yank state; `false` when the project has no
     /// such file.

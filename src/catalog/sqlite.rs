@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "persisted counters, blobs by state",
         include_str!("../../migrations/sqlite/0005_maintenance.sql"),
     ),
+    (
+        6,
+        "links keyed by digest and filename",
+        include_str!("../../migrations/sqlite/0006_links_by_name.sql"),
+    ),
 ];
 
 mod inventory;
@@ -70,7 +75,7 @@ impl SqliteCatalog {
             .connect_with(options)
             .await
             .map_err(|e| db_error(&format!("cannot open catalog `{}`", path.display()), e))?;
-        migrator()
+        migrator(MIGRATIONS)
             .run(&pool)
             .await
             .map_err(|e| db_error(&format!("cannot migrate catalog `{}`", path.display()), e))?;
@@ -78,14 +83,14 @@ impl SqliteCatalog {
     }
 }
 
-fn migrator() -> Migrator {
+fn migrator(migrations: &[(i64, &str, &'static str)]) -> Migrator {
     Migrator::with_migrations(
-        MIGRATIONS
+        migrations
             .iter()
             .map(|&(version, description, sql)| {
                 Migration::new(
                     version,
-                    Cow::Borrowed(description),
+                    Cow::Owned(description.to_owned()),
                     MigrationType::Simple,
                     sqlx::SqlSafeStr::into_sql_str(sql),
                     false,
@@ -270,12 +275,13 @@ impl Catalog for SqliteCatalog {
         tx.commit().await.map_err(query_error)
     }
 
-    async fn link(&self, sha256: &Sha256Hex) -> Result<Option<Link>> {
+    async fn link(&self, sha256: &Sha256Hex, filename: &str) -> Result<Option<Link>> {
         let row = sqlx::query(
             "SELECT sha256, project, filename, url, upstream, size, has_metadata, metadata_sha256
-             FROM link WHERE sha256 = ?1",
+             FROM link WHERE sha256 = ?1 AND filename = ?2",
         )
         .bind(sha256.as_str())
+        .bind(filename)
         .fetch_optional(&self.pool)
         .await
         .map_err(query_error)?;
@@ -472,6 +478,94 @@ mod tests {
         catalog.forget_blob(&sha('c')).await.unwrap();
         assert_eq!(catalog.blob(&sha('c')).await.unwrap(), None);
         assert!(catalog.names(&sha('c')).await.unwrap().is_empty());
+    }
+
+    fn link(sha256: Sha256Hex, filename: &str, metadata: Option<Sha256Hex>) -> Link {
+        Link {
+            sha256,
+            project: "demo".into(),
+            filename: filename.into(),
+            url: format!("http://127.0.0.1:1/packages/{filename}"),
+            upstream: "upstream-1".into(),
+            size: Some(3),
+            has_metadata: metadata.is_some(),
+            metadata_sha256: metadata,
+        }
+    }
+
+    #[tokio::test]
+    async fn links_are_keyed_by_digest_and_filename() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = catalog(dir.path()).await;
+        let any = link(sha('a'), "demo-1.0-py3-none-any.whl", Some(sha('e')));
+        let win = link(sha('a'), "demo-1.0-py3-none-win_amd64.whl", Some(sha('f')));
+        let other = link(sha('b'), "demo-1.0.tar.gz", None);
+        catalog
+            .announce(&[any.clone(), win.clone(), other.clone()])
+            .await
+            .unwrap();
+        for want in [&any, &win, &other] {
+            let got = catalog.link(&want.sha256, &want.filename).await.unwrap();
+            assert_eq!(got.as_ref(), Some(want), "{}", want.filename);
+        }
+        assert_eq!(
+            catalog.link(&sha('b'), &any.filename).await.unwrap(),
+            None,
+            "a name is fetchable only with the digest announced for it"
+        );
+
+        // Announcing a name again replaces that name's link only.
+        let moved = Link {
+            url: "http://127.0.0.1:2/elsewhere.whl".into(),
+            ..win.clone()
+        };
+        catalog
+            .announce(std::slice::from_ref(&moved))
+            .await
+            .unwrap();
+        assert_eq!(
+            catalog.link(&sha('a'), &win.filename).await.unwrap(),
+            Some(moved)
+        );
+        assert_eq!(
+            catalog.link(&sha('a'), &any.filename).await.unwrap(),
+            Some(any)
+        );
+    }
+
+    #[tokio::test]
+    async fn migrating_a_catalog_keyed_by_digest_keeps_its_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let old = link(sha('a'), "demo-1.0-py3-none-any.whl", Some(sha('e')));
+        {
+            // A data directory from before links were keyed by name.
+            let options = SqliteConnectOptions::from_str("sqlite:")
+                .unwrap()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePool::connect_with(options).await.unwrap();
+            migrator(&MIGRATIONS[..5]).run(&pool).await.unwrap();
+            SqliteCatalog { pool: pool.clone() }
+                .announce(std::slice::from_ref(&old))
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+        let catalog = SqliteCatalog::open(&path).await.unwrap();
+        assert_eq!(
+            catalog.link(&old.sha256, &old.filename).await.unwrap(),
+            Some(old.clone())
+        );
+        let other_name = link(sha('a'), "demo-1.0-py3-none-win_amd64.whl", None);
+        catalog
+            .announce(std::slice::from_ref(&other_name))
+            .await
+            .unwrap();
+        assert_eq!(
+            catalog.link(&old.sha256, &old.filename).await.unwrap(),
+            Some(old)
+        );
     }
 
     #[tokio::test]

@@ -1,5 +1,7 @@
 //! The PEP 503 HTML format, with the PEP 592 (`data-yanked`), PEP 658/714
-//! (`data-core-metadata`) and PEP 691 (`pypi:repository-version`) additions.
+//! (`data-core-metadata`), PEP 691 (`pypi:repository-version`), PEP 740
+//! (`data-provenance`) and PEP 792 (`pypi:project-status` and
+//! `pypi:project-status-reason` meta tags) additions.
 //!
 //! Parsing uses `tl` to find tags, which is fast and forgiving (unclosed or
 //! mis-cased tags, stray markup); attributes, entities and text are handled
@@ -16,10 +18,12 @@ use super::Format;
 use super::markup::{decode_entities, push_escaped, start_tag_attrs};
 use super::{
     API_VERSION, ParseError, derive_versions, is_safe_filename, parse_hash, preferred_hash,
-    resolve_file_url,
+    project_status, resolve_file_url, resolve_provenance,
 };
 use crate::model::percent;
-use crate::model::{CoreMetadata, Hashes, ProjectFile, ProjectList, ProjectPage, Yanked};
+use crate::model::{
+    CoreMetadata, Hashes, ProjectFile, ProjectList, ProjectPage, ProjectStatus, Yanked,
+};
 
 /// Parses a project page; every `<a href>` is a file. `base_url` is the URL
 /// the page was fetched from (a `<base href>` in the page overrides it);
@@ -41,10 +45,31 @@ pub fn parse_project(
         }
     }
     let versions = derive_versions(&files);
+    let status = project_status(
+        meta_content(&dom, "pypi:project-status").as_deref(),
+        meta_content(&dom, "pypi:project-status-reason").as_deref(),
+    );
     Ok(ProjectPage {
         name: fallback_name.to_owned(),
         files,
         versions,
+        status,
+    })
+}
+
+/// The decoded `content` of the first `<meta name="<name>">`.
+fn meta_content(dom: &tl::VDom<'_>, name: &str) -> Option<String> {
+    tags(dom, "meta").find_map(|tag| {
+        let mut named = false;
+        let mut content = None;
+        for (attr, value) in attrs(tag) {
+            if attr.eq_ignore_ascii_case("name") {
+                named = value.is_some_and(|v| decode_entities(v).trim().eq_ignore_ascii_case(name));
+            } else if attr.eq_ignore_ascii_case("content") && content.is_none() {
+                content = value;
+            }
+        }
+        named.then(|| decode_entities(content.unwrap_or_default()).into_owned())
     })
 }
 
@@ -63,7 +88,7 @@ pub fn parse_list(body: &str) -> Result<ProjectList, ParseError> {
 pub fn render_project(page: &ProjectPage, link: &dyn Fn(&ProjectFile) -> String) -> String {
     let capacity = 400 + page.name.len() * 2 + page.files.iter().map(estimated_len).sum::<usize>();
     let mut out = String::with_capacity(capacity);
-    push_head(&mut out, &page.name);
+    push_head_with_status(&mut out, &page.name, page.status.as_ref());
     for file in &page.files {
         out.push_str("    <a href=\"");
         push_escaped(&mut out, &link(file));
@@ -80,6 +105,9 @@ pub fn render_project(page: &ProjectPage, link: &dyn Fn(&ProjectFile) -> String)
         if let Yanked::Yes(reason) = &file.yanked {
             push_attr(&mut out, "data-yanked", reason.as_deref().unwrap_or(""));
         }
+        // An upstream's `false` is left out, not written: PEP 658 ties
+        // availability to the attribute's presence, and pip reads any value
+        // but `true` and a hash as "present, without a hash".
         if let CoreMetadata::Present(hashes) = &file.core_metadata {
             // PEP 714: both names, so clients from before the rename see it too.
             for name in ["data-core-metadata", "data-dist-info-metadata"] {
@@ -103,6 +131,9 @@ pub fn render_project(page: &ProjectPage, link: &dyn Fn(&ProjectFile) -> String)
                 if gpg_sig { "true" } else { "false" },
             );
         }
+        if let Some(provenance) = &file.provenance {
+            push_attr(&mut out, "data-provenance", provenance);
+        }
         out.push('>');
         push_escaped(&mut out, &file.filename);
         out.push_str("</a><br />\n");
@@ -118,14 +149,15 @@ fn estimated_len(file: &ProjectFile) -> usize {
     let hash = preferred_hash(&file.hashes).map_or(0, |(alg, hex)| alg.len() + hex.len() + 2);
     let metadata = match &file.core_metadata {
         CoreMetadata::Present(hashes) => 2 * (40 + hashes.get("sha256").map_or(4, String::len)),
-        CoreMetadata::Absent => 0,
+        CoreMetadata::Absent | CoreMetadata::No => 0,
     };
     let yanked = match &file.yanked {
         Yanked::Yes(reason) => 16 + reason.as_ref().map_or(0, String::len),
         Yanked::No => 0,
     };
     let requires_python = file.requires_python.as_ref().map_or(0, |r| r.len() + 25);
-    150 + 2 * file.filename.len() + hash + metadata + yanked + requires_python
+    let provenance = file.provenance.as_ref().map_or(0, |p| p.len() + 20);
+    150 + 2 * file.filename.len() + hash + metadata + yanked + requires_python + provenance
 }
 
 /// Renders the project list; `link` gives the href for a project name.
@@ -141,15 +173,34 @@ pub fn render_list(list: &ProjectList, link: &dyn Fn(&str) -> String) -> String 
 }
 
 pub(super) fn push_head(out: &mut String, title: &str) {
+    push_head_with_status(out, title, None);
+}
+
+fn push_head_with_status(out: &mut String, title: &str, status: Option<&ProjectStatus>) {
     out.push_str(
         "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"",
     );
     out.push_str(API_VERSION);
-    out.push_str("\">\n    <title>Links for ");
+    out.push_str("\">\n");
+    if let Some(status) = status {
+        push_meta(out, "pypi:project-status", &status.status);
+        if let Some(reason) = &status.reason {
+            push_meta(out, "pypi:project-status-reason", reason);
+        }
+    }
+    out.push_str("    <title>Links for ");
     push_escaped(out, title);
     out.push_str("</title>\n  </head>\n  <body>\n    <h1>Links for ");
     push_escaped(out, title);
     out.push_str("</h1>\n");
+}
+
+fn push_meta(out: &mut String, name: &str, content: &str) {
+    out.push_str("    <meta name=\"");
+    out.push_str(name);
+    out.push_str("\" content=\"");
+    push_escaped(out, content);
+    out.push_str("\">\n");
 }
 
 fn push_attr(out: &mut String, name: &str, value: &str) {
@@ -232,6 +283,9 @@ fn parse_anchor(
         gpg_sig: anchor.gpg_sig.flatten().and_then(parse_bool),
         size: None,
         upload_time: None,
+        provenance: anchor
+            .provenance
+            .and_then(|p| resolve_provenance(base, &decode_entities(p))),
     }))
 }
 
@@ -280,6 +334,7 @@ struct AnchorAttrs<'a> {
     core_metadata: Option<Option<&'a str>>,
     dist_info_metadata: Option<Option<&'a str>>,
     gpg_sig: Option<Option<&'a str>>,
+    provenance: Option<&'a str>,
 }
 
 impl<'a> AnchorAttrs<'a> {
@@ -298,11 +353,13 @@ impl<'a> AnchorAttrs<'a> {
             self.dist_info_metadata = self.dist_info_metadata.or(Some(value));
         } else if is("data-gpg-sig") {
             self.gpg_sig = self.gpg_sig.or(Some(value));
+        } else if is("data-provenance") {
+            self.provenance = self.provenance.or(value);
         }
     }
 }
 
-/// PEP 658 / 714: `false` means absent; `<alg>=<hex>` gives the hash; any
+/// PEP 658 / 714: `false` says there is none; `<alg>=<hex>` gives the hash; any
 /// other value (`true`, empty, unrecognized) still announces the file, as
 /// PEP 658 ties availability to the attribute's presence.
 fn core_metadata(value: Option<Option<&str>>) -> CoreMetadata {
@@ -311,7 +368,7 @@ fn core_metadata(value: Option<Option<&str>>) -> CoreMetadata {
     };
     let value = decode_entities(value.unwrap_or_default().trim());
     if value.eq_ignore_ascii_case("false") {
-        return CoreMetadata::Absent;
+        return CoreMetadata::No;
     }
     CoreMetadata::Present(parse_hash(&value).into_iter().collect())
 }
@@ -402,8 +459,8 @@ mod tests {
             metadata,
             [
                 CoreMetadata::Present(want),
-                CoreMetadata::Absent,
-                CoreMetadata::Absent
+                CoreMetadata::No,
+                CoreMetadata::No
             ]
         );
     }
@@ -482,10 +539,11 @@ mod tests {
             name: "foo<script>".into(),
             files: vec![file.clone(), bare],
             versions: vec!["1.0".into(), "2.0".into()],
+            status: None,
         };
         let html = render_project(&page, &|f| format!("/files/up/x/{}?a=1&b=2", f.filename));
         assert!(html.starts_with("<!DOCTYPE html>\n"), "{html}");
-        assert!(html.contains(r#"<meta name="pypi:repository-version" content="1.1">"#));
+        assert!(html.contains(r#"<meta name="pypi:repository-version" content="1.4">"#));
         assert!(html.contains("<title>Links for foo&lt;script&gt;</title>"));
         assert!(html.contains(&format!(
             r#"<a href="/files/up/x/foo-1.0.tar.gz?a=1&amp;b=2#sha256={SHA}" data-requires-python="&gt;=3.8, &lt;4" data-yanked="broken &lt;a&gt; &amp; &quot;quoted&quot; &#39;x&#39;" data-core-metadata="sha256=ab" data-dist-info-metadata="sha256=ab" data-gpg-sig="true">foo-1.0.tar.gz</a>"#
@@ -514,6 +572,74 @@ mod tests {
     }
 
     #[test]
+    fn passes_provenance_and_status_through() {
+        const PROVENANCE: &str = "https://files.example/integrity/foo/1.0/a.whl/provenance?x=1&y=2";
+        let status = |status: &str, reason: Option<&str>| {
+            Some(ProjectStatus {
+                status: status.to_owned(),
+                reason: reason.map(str::to_owned),
+            })
+        };
+        for (case, head, anchor, want_status, want_provenance, want_core) in [
+            (
+                "archived with a reason, provenance, metadata said false",
+                r#"<meta name="pypi:project-status" content="archived"><meta name="pypi:project-status-reason" content="moved to &lt;bar&gt; &amp; &quot;baz&quot;">"#,
+                r#"data-provenance="https://files.example/integrity/foo/1.0/a.whl/provenance?x=1&amp;y=2" data-core-metadata="false""#,
+                status("archived", Some(r#"moved to <bar> & "baz""#)),
+                Some(PROVENANCE.to_owned()),
+                CoreMetadata::No,
+            ),
+            (
+                "active, mis-cased meta, relative provenance",
+                r#"<META NAME="PyPI:Project-Status" CONTENT="active">"#,
+                r#"DATA-PROVENANCE='../../p/a.whl/provenance'"#,
+                status("active", None),
+                Some("http://127.0.0.1:1/p/a.whl/provenance".to_owned()),
+                CoreMetadata::Absent,
+            ),
+            (
+                "a reason without a status is no status",
+                r#"<meta name="pypi:project-status-reason" content="why"><meta name="pypi:project-status" content="">"#,
+                r#"data-provenance="""#,
+                None,
+                None,
+                CoreMetadata::Absent,
+            ),
+        ] {
+            let body = format!(
+                r#"<html><head>{head}</head><body><a href="a.whl" {anchor}>foo-1.0-py3-none-any.whl</a></body></html>"#
+            );
+            let parsed = parse_project(&body, &base(), "foo").unwrap();
+            assert_eq!(parsed.status, want_status, "{case}");
+            let file = &parsed.files[0];
+            assert_eq!(file.provenance, want_provenance, "{case}");
+            assert_eq!(file.core_metadata, want_core, "{case}");
+
+            let html = render_project(&parsed, &|f| f.url.clone());
+            if let Some(status) = &want_status {
+                assert!(
+                    html.contains(&format!(
+                        r#"<meta name="pypi:project-status" content="{}">"#,
+                        status.status
+                    )),
+                    "{case}: {html}"
+                );
+            }
+            assert_eq!(
+                html.contains("pypi:project-status-reason"),
+                want_status.as_ref().is_some_and(|s| s.reason.is_some()),
+                "{case}: {html}"
+            );
+            // `false` is left out of HTML: pip would read the attribute as "present".
+            assert!(!html.contains("metadata="), "{case}: {html}");
+            // parse → render → parse keeps these fields.
+            let again = parse_project(&html, &base(), "foo").unwrap();
+            assert_eq!(again.status, parsed.status, "{case}: {html}");
+            assert_eq!(again.files[0].provenance, file.provenance, "{case}: {html}");
+        }
+    }
+
+    #[test]
     fn renders_first_hash_without_sha256() {
         let mut file = crate::index::tests::file("foo-1.0.tar.gz");
         file.hashes.insert("md5".into(), "00ff".into());
@@ -521,6 +647,7 @@ mod tests {
             name: "foo".into(),
             files: vec![file],
             versions: vec![],
+            status: None,
         };
         let html = render_project(&page, &|f| f.filename.clone());
         assert!(
@@ -559,6 +686,7 @@ mod tests {
             name: "foo".into(),
             files,
             versions: vec![],
+            status: None,
         };
         let html = render_project(&page, &|f| format!("/files/pypi/{}/{}", SHA, f.filename));
         let estimate: usize = page.files.iter().map(estimated_len).sum();

@@ -1,6 +1,7 @@
 //! The PEP 691 JSON format, API version 1.x: PEP 700 (`versions`, `size`,
-//! `upload-time`) and PEP 714 (`core-metadata`, read and written alongside
-//! the legacy `dist-info-metadata`).
+//! `upload-time`), PEP 714 (`core-metadata`, read and written alongside
+//! the legacy `dist-info-metadata`), PEP 740 (`provenance`) and PEP 792
+//! (`project-status`).
 //!
 //! The serde wire structs live here only; they convert into and out of the
 //! [`crate::model`] page types. Unknown fields are ignored so newer 1.x
@@ -14,7 +15,7 @@ use url::Url;
 
 use super::{
     API_VERSION, Format, ParseError, derive_versions, is_safe_filename, normalize_hash,
-    resolve_file_url,
+    project_status, resolve_file_url, resolve_provenance,
 };
 use crate::model::{CoreMetadata, Hashes, ProjectFile, ProjectList, ProjectPage, Yanked};
 
@@ -33,10 +34,17 @@ pub fn parse_project(body: &[u8], base_url: &Url) -> Result<ProjectPage, ParseEr
         Some(versions) => versions,
         None => derive_versions(&files),
     };
+    let status = wire.project_status.as_ref().and_then(|value| {
+        project_status(
+            value.get("status").and_then(serde_json::Value::as_str),
+            value.get("reason").and_then(serde_json::Value::as_str),
+        )
+    });
     Ok(ProjectPage {
         name: wire.name,
         files,
         versions,
+        status,
     })
 }
 
@@ -66,6 +74,10 @@ pub fn render_project(page: &ProjectPage, link: &dyn Fn(&ProjectFile) -> String)
             link,
         },
         versions: &versions,
+        project_status: page.status.as_ref().map(|status| StatusOut {
+            status: &status.status,
+            reason: status.reason.as_deref(),
+        }),
     })
 }
 
@@ -124,6 +136,9 @@ struct ProjectIn {
     name: String,
     files: Vec<FileIn>,
     versions: Option<Vec<String>>,
+    /// Read leniently: a malformed status should not cost the page.
+    #[serde(rename = "project-status")]
+    project_status: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -140,6 +155,8 @@ struct FileIn {
     gpg_sig: Option<bool>,
     size: Option<u64>,
     upload_time: Option<String>,
+    /// Read leniently: only a string is a URL; anything else is ignored.
+    provenance: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -167,7 +184,8 @@ impl FileIn {
         };
         // PEP 714: the new name wins over the legacy one.
         let core_metadata = match self.core_metadata.or(self.dist_info_metadata) {
-            None | Some(CoreMetadataIn::Bool(false)) => CoreMetadata::Absent,
+            None => CoreMetadata::Absent,
+            Some(CoreMetadataIn::Bool(false)) => CoreMetadata::No,
             Some(CoreMetadataIn::Bool(true)) => CoreMetadata::Present(Hashes::new()),
             Some(CoreMetadataIn::Hashes(hashes)) => CoreMetadata::Present(normalize_hashes(hashes)),
         };
@@ -181,6 +199,11 @@ impl FileIn {
             gpg_sig: self.gpg_sig,
             size: self.size,
             upload_time: self.upload_time,
+            provenance: self
+                .provenance
+                .as_ref()
+                .and_then(serde_json::Value::as_str)
+                .and_then(|p| resolve_provenance(base_url, p)),
         })
     }
 }
@@ -212,6 +235,15 @@ struct ProjectOut<'a> {
     name: &'a str,
     files: FilesOut<'a>,
     versions: &'a [String],
+    #[serde(rename = "project-status", skip_serializing_if = "Option::is_none")]
+    project_status: Option<StatusOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct StatusOut<'a> {
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 /// Serializes files straight from the page, without an intermediate `Vec`.
@@ -239,7 +271,8 @@ struct FileOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     requires_python: Option<&'a str>,
     // Absent means "not yanked" and "no metadata file" (PEP 691, 714); leaving
-    // them out keeps a 3,000-file page a quarter smaller.
+    // them out when the upstream did keeps a 3,000-file page a quarter
+    // smaller. An upstream's explicit `core-metadata: false` is kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     yanked: Option<YankedOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -252,6 +285,8 @@ struct FileOut<'a> {
     size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     upload_time: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provenance: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -261,7 +296,8 @@ enum YankedOut<'a> {
     Reason(&'a str),
 }
 
-/// PEP 714: `true` or a hashes dict when present (absent when not).
+/// PEP 714: `true` or a hashes dict when present, `false` when the upstream
+/// said so (left out when it said nothing).
 #[derive(Serialize, Clone, Copy)]
 #[serde(untagged)]
 enum CoreMetadataOut<'a> {
@@ -273,6 +309,7 @@ impl<'a> FileOut<'a> {
     fn new(file: &'a ProjectFile, url: String) -> Self {
         let core_metadata = match &file.core_metadata {
             CoreMetadata::Absent => None,
+            CoreMetadata::No => Some(CoreMetadataOut::Bool(false)),
             CoreMetadata::Present(hashes) if hashes.is_empty() => Some(CoreMetadataOut::Bool(true)),
             CoreMetadata::Present(hashes) => Some(CoreMetadataOut::Hashes(hashes)),
         };
@@ -291,6 +328,7 @@ impl<'a> FileOut<'a> {
             gpg_sig: file.gpg_sig,
             size: file.size,
             upload_time: file.upload_time.as_deref(),
+            provenance: file.provenance.as_deref(),
         }
     }
 }
@@ -301,6 +339,7 @@ mod tests {
 
     use super::*;
     use crate::index::tests::file;
+    use crate::model::ProjectStatus;
 
     const SHA: &str = "aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899";
 
@@ -378,7 +417,7 @@ mod tests {
 
         assert_eq!(zip.url, "http://127.0.0.1:1/x/foo-3.0.zip");
         assert_eq!(zip.yanked, Yanked::Yes(None));
-        assert_eq!(zip.core_metadata, CoreMetadata::Absent, "PEP 714 name wins");
+        assert_eq!(zip.core_metadata, CoreMetadata::No, "PEP 714 name wins");
         assert_eq!(plain.yanked, Yanked::No);
         assert_eq!((plain.gpg_sig, plain.size), (None, None));
     }
@@ -435,13 +474,14 @@ mod tests {
             name: "Foo".into(),
             files: vec![full, bare, plain],
             versions: vec!["1.0".into(), "2.0".into(), "3.0".into()],
+            status: None,
         };
         let rendered = render_project(&page, &|f| format!("/files/up/{}", f.filename));
         let value: Value = serde_json::from_str(&rendered).unwrap();
         assert_eq!(
             value,
             json!({
-                "meta": {"api-version": "1.1"},
+                "meta": {"api-version": "1.4"},
                 "name": "Foo",
                 "files": [
                     {
@@ -478,12 +518,128 @@ mod tests {
         assert_eq!(back.files[1].core_metadata, page.files[1].core_metadata);
     }
 
+    /// The fields larder passes through unchanged, per page.
+    type PassedThrough = (Option<ProjectStatus>, Vec<(Option<String>, CoreMetadata)>);
+
+    fn passed_through(page: &ProjectPage) -> PassedThrough {
+        let files = page.files.iter();
+        (
+            page.status.clone(),
+            files
+                .map(|f| (f.provenance.clone(), f.core_metadata.clone()))
+                .collect(),
+        )
+    }
+
+    fn status(status: &str, reason: Option<&str>) -> Option<ProjectStatus> {
+        Some(ProjectStatus {
+            status: status.to_owned(),
+            reason: reason.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn passes_provenance_status_and_explicit_false_through() {
+        const PROVENANCE: &str = "https://files.example/integrity/foo/1.0/foo-1.0.whl/provenance";
+        let wheel = |extra: Value| {
+            let mut file =
+                json!({"filename": "foo-1.0-py3-none-any.whl", "url": "a.whl", "hashes": {}});
+            file.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            file
+        };
+        for (case, page, want, rendered_status, rendered_core) in [
+            (
+                "archived, with provenance, metadata said false",
+                json!({"project-status": {"status": "archived", "reason": "moved to <bar> & \"baz\""},
+                       "files": [wheel(json!({"provenance": PROVENANCE, "core-metadata": false}))]}),
+                (
+                    status("archived", Some("moved to <bar> & \"baz\"")),
+                    vec![(Some(PROVENANCE.to_owned()), CoreMetadata::No)],
+                ),
+                json!({"status": "archived", "reason": "moved to <bar> & \"baz\""}),
+                Some(json!(false)),
+            ),
+            (
+                "active, relative provenance, legacy false alone",
+                json!({"project-status": {"status": "active"},
+                       "files": [wheel(json!({"provenance": "../../p/a.whl/provenance", "dist-info-metadata": false}))]}),
+                (
+                    status("active", None),
+                    vec![(
+                        Some("http://127.0.0.1:1/p/a.whl/provenance".to_owned()),
+                        CoreMetadata::No,
+                    )],
+                ),
+                json!({"status": "active"}),
+                Some(json!(false)),
+            ),
+            (
+                "quarantined, empty reason, metadata present",
+                json!({"project-status": {"status": "quarantined", "reason": ""},
+                       "files": [wheel(json!({"provenance": null, "core-metadata": true}))]}),
+                (
+                    status("quarantined", None),
+                    vec![(None, CoreMetadata::Present(Hashes::new()))],
+                ),
+                json!({"status": "quarantined"}),
+                Some(json!(true)),
+            ),
+            (
+                "nothing said",
+                json!({"files": [wheel(json!({}))]}),
+                (None, vec![(None, CoreMetadata::Absent)]),
+                Value::Null,
+                None,
+            ),
+            (
+                "malformed values are ignored, not fatal",
+                json!({"project-status": "deprecated",
+                       "files": [wheel(json!({"provenance": {"url": PROVENANCE}}))]}),
+                (None, vec![(None, CoreMetadata::Absent)]),
+                Value::Null,
+                None,
+            ),
+        ] {
+            let mut body = page;
+            body["name"] = json!("foo");
+            let parsed = parse_project(body.to_string().as_bytes(), &base()).unwrap();
+            assert_eq!(passed_through(&parsed), want, "{case}");
+
+            let rendered = render_project(&parsed, &|f| f.url.clone());
+            let value: Value = serde_json::from_str(&rendered).unwrap();
+            assert_eq!(value["meta"]["api-version"], "1.4", "{case}");
+            assert_eq!(
+                value["project-status"], rendered_status,
+                "{case}: {rendered}"
+            );
+            let file = &value["files"][0];
+            assert_eq!(file.get("core-metadata"), rendered_core.as_ref(), "{case}");
+            assert_eq!(
+                file.get("dist-info-metadata"),
+                rendered_core.as_ref(),
+                "{case}"
+            );
+            assert_eq!(
+                file.get("provenance").and_then(Value::as_str),
+                want.1[0].0.as_deref(),
+                "{case}"
+            );
+            // parse → render → parse is the identity: the cached page (larder's
+            // own JSON) keeps all of it.
+            let again = parse_project(rendered.as_bytes(), &base()).unwrap();
+            assert_eq!(again, parsed, "{case}: {rendered}");
+        }
+    }
+
     #[test]
     fn renders_derived_versions_when_the_page_has_none() {
         let page = ProjectPage {
             name: "foo".into(),
             files: vec![file("foo-1.0.tar.gz")],
             versions: vec![],
+            status: None,
         };
         let value: Value =
             serde_json::from_str(&render_project(&page, &|f| f.url.clone())).unwrap();
@@ -493,8 +649,9 @@ mod tests {
     #[test]
     fn round_trips_html_to_json() {
         let html = format!(
-            r#"<!DOCTYPE html><html><body>
-<a href="../../packages/ab/foo-1.0.tar.gz#sha256={SHA}" data-requires-python="&gt;=3.8&amp;&lt;4">foo-1.0.tar.gz</a>
+            r#"<!DOCTYPE html><html><head><meta name="pypi:project-status" content="deprecated">
+<meta name="pypi:project-status-reason" content="use &lt;bar&gt;"></head><body>
+<a href="../../packages/ab/foo-1.0.tar.gz#sha256={SHA}" data-requires-python="&gt;=3.8&amp;&lt;4" data-provenance="https://files.example/p?a=1&amp;b=2" data-core-metadata="false">foo-1.0.tar.gz</a>
 <a href="https://files.example/foo-1.1-py3-none-any.whl" data-yanked="no &lt;good&gt; &amp; &quot;bad&quot;" data-dist-info-metadata="sha256=AB" data-gpg-sig="true">foo-1.1-py3-none-any.whl</a>
 <a href="foo-1.2.zip" data-yanked="" data-core-metadata="true">foo-1.2.zip</a>
 </body></html>"#
@@ -503,6 +660,12 @@ mod tests {
         let rendered = render_project(&from_html, &|f| f.url.clone());
         let from_json = parse_project(rendered.as_bytes(), &base()).unwrap();
         assert_eq!(from_json, from_html);
+        assert_eq!(from_json.status, status("deprecated", Some("use <bar>")));
+        assert_eq!(
+            from_json.files[0].provenance.as_deref(),
+            Some("https://files.example/p?a=1&b=2")
+        );
+        assert_eq!(from_json.files[0].core_metadata, CoreMetadata::No);
         assert_eq!(
             from_json.files[0].requires_python.as_deref(),
             Some(">=3.8&<4")
@@ -521,7 +684,7 @@ mod tests {
         let rendered: Value = serde_json::from_str(&render_list(&list)).unwrap();
         assert_eq!(
             rendered,
-            json!({"meta": {"api-version": "1.1"}, "projects": [{"name": "Foo"}, {"name": "bar"}]})
+            json!({"meta": {"api-version": "1.4"}, "projects": [{"name": "Foo"}, {"name": "bar"}]})
         );
         assert!(parse_list(br#"{"meta": {"api-version": "3"}, "projects": []}"#).is_err());
     }
@@ -541,6 +704,7 @@ mod tests {
             name: "foo".into(),
             files,
             versions: vec![],
+            status: None,
         };
         let rendered = render_project(&page, &|f| format!("/files/pypi/{SHA}/{}", f.filename));
         assert_eq!(

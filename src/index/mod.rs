@@ -8,6 +8,13 @@
 //! - PEP 658 / PEP 714: core metadata (`data-core-metadata`, `core-metadata`,
 //!   and the legacy `dist-info-metadata` names, read and written).
 //! - PEP 700: `versions`, `size` and `upload-time` (API version 1.1).
+//! - PEP 740: a file's `provenance` URL (`data-provenance`), passed through
+//!   (API version 1.3).
+//! - PEP 792: the project status (`project-status`, `pypi:project-status`
+//!   meta tags), passed through (API version 1.4).
+//!
+//! Every field is kept as the upstream said it, booleans included:
+//! `core-metadata: false` stays `false`, apart from "not said".
 //!
 //! Parsers are lenient where the real world is messy (unclosed tags, legacy
 //! attribute names, unknown JSON fields) and strict where larder would
@@ -25,12 +32,14 @@ use std::collections::HashSet;
 use url::Url;
 
 use crate::error::{Error, ErrorKind};
-use crate::model::{DistFilename, Hashes, ProjectFile};
+use crate::model::{DistFilename, Hashes, ProjectFile, ProjectStatus};
 
 pub use negotiate::{Format, Negotiated, NotAcceptable, negotiate};
 
-/// The Simple API version larder renders (1.1 adds PEP 700 fields).
-pub const API_VERSION: &str = "1.1";
+/// The Simple API version larder renders: 1.1 adds PEP 700 fields, 1.3 PEP
+/// 740's `provenance`, 1.4 PEP 792's project status; larder passes all of
+/// them on from its upstreams.
+pub const API_VERSION: &str = "1.4";
 
 /// An upstream page larder cannot use. The underlying parser error is part
 /// of the message (not a `source`), so it survives conversion into [`Error`].
@@ -100,6 +109,31 @@ fn resolve_file_url(base: &Url, href: &str, hashes: &mut Hashes) -> Result<Strin
     Ok(url.into())
 }
 
+/// A file's provenance URL as the upstream gave it: an absolute URL is kept
+/// verbatim (it is the upstream's, and clients fetch it from there), a
+/// relative one is resolved against the page; `None` for an empty value or
+/// one that does not resolve.
+fn resolve_provenance(base: &Url, value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    match Url::parse(value) {
+        Ok(_) => Some(value.to_owned()),
+        Err(_) => base.join(value).ok().map(String::from),
+    }
+}
+
+/// PEP 792: a project status as the index said it; `None` when it gave no
+/// status (an empty reason is no reason).
+fn project_status(status: Option<&str>, reason: Option<&str>) -> Option<ProjectStatus> {
+    let status = status.map(str::trim).filter(|s| !s.is_empty())?;
+    Some(ProjectStatus {
+        status: status.to_owned(),
+        reason: reason.filter(|r| !r.is_empty()).map(str::to_owned),
+    })
+}
+
 /// Parses `<alg>=<hex>` (as in hash fragments and `data-core-metadata`) into
 /// a lowercase pair; `None` when it is not of that shape.
 fn parse_hash(value: &str) -> Option<(String, String)> {
@@ -140,6 +174,7 @@ mod tests {
             gpg_sig: None,
             size: None,
             upload_time: None,
+            provenance: None,
         }
     }
 
@@ -194,6 +229,56 @@ mod tests {
         let err = resolve_file_url(&base, "http://[bad/x", &mut Hashes::new()).unwrap_err();
         assert!(err.to_string().contains("`http://[bad/x`"), "{err}");
         assert_eq!(Error::from(err).kind(), ErrorKind::Upstream);
+    }
+
+    #[test]
+    fn passes_provenance_urls_through() {
+        let base = Url::parse("http://127.0.0.1:1/simple/foo/").unwrap();
+        for (value, want) in [
+            (
+                "https://files.example/integrity/Foo/1.0/x.whl/provenance",
+                Some("https://files.example/integrity/Foo/1.0/x.whl/provenance"),
+            ),
+            // Verbatim: not normalized (the host's case, no added `/`).
+            ("HTTP://Files.Example", Some("HTTP://Files.Example")),
+            (
+                "../../integrity/x.whl/provenance",
+                Some("http://127.0.0.1:1/integrity/x.whl/provenance"),
+            ),
+            ("", None),
+            ("  ", None),
+        ] {
+            assert_eq!(
+                resolve_provenance(&base, value).as_deref(),
+                want,
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_project_status() {
+        let status = |s: &str, r: Option<&str>| ProjectStatus {
+            status: s.to_owned(),
+            reason: r.map(str::to_owned),
+        };
+        for (raw, reason, want) in [
+            (
+                Some("archived"),
+                Some("moved"),
+                Some(status("archived", Some("moved"))),
+            ),
+            (
+                Some("quarantined"),
+                Some(""),
+                Some(status("quarantined", None)),
+            ),
+            (Some(" active "), None, Some(status("active", None))),
+            (Some(""), Some("why"), None),
+            (None, Some("why"), None),
+        ] {
+            assert_eq!(project_status(raw, reason), want, "{raw:?}");
+        }
     }
 
     #[test]

@@ -121,7 +121,9 @@ pub fn negotiate(
 }
 
 fn from_override(value: &str) -> Option<Negotiated> {
-    let value = value.trim();
+    // A `+` typed literally in a query (`?format=…v1+json` in a browser or
+    // curl) arrives decoded as a space; no format name has a space in it.
+    let value = value.trim().replace(' ', "+");
     let is = |name: &str| value.eq_ignore_ascii_case(name);
     let format = if is("json") || is(V1_JSON) || is(LATEST_JSON) {
         Format::Json
@@ -317,6 +319,19 @@ mod tests {
             (V1_HTML, Format::Html, V1_HTML),
             (LATEST_HTML, Format::Html, V1_HTML),
             (TEXT_HTML, Format::Html, TEXT_HTML),
+            // `+` decoded as a space, as query strings decode it.
+            ("application/vnd.pypi.simple.v1 json", Format::Json, V1_JSON),
+            (
+                "application/vnd.pypi.simple.latest json",
+                Format::Json,
+                V1_JSON,
+            ),
+            ("application/vnd.pypi.simple.v1 html", Format::Html, V1_HTML),
+            (
+                " application/vnd.pypi.simple.v1 json ",
+                Format::Json,
+                V1_JSON,
+            ),
         ] {
             let got = negotiate(Some("text/html"), Some(value)).unwrap();
             assert_eq!(
@@ -328,7 +343,14 @@ mod tests {
                 "{value}"
             );
         }
-        for value in ["", "xml", "application/json", "*/*"] {
+        for value in [
+            "",
+            "xml",
+            "application/json",
+            "*/*",
+            "application/vnd.pypi.simple.v1  json",
+            "js on",
+        ] {
             let err = negotiate(Some(PIP), Some(value)).unwrap_err();
             assert_eq!(err, NotAcceptable::Format(value.to_owned()));
             assert!(

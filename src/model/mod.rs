@@ -12,6 +12,8 @@ mod source;
 
 pub use digest::{Blake2b256Hex, Md5Hex, Sha256Hex};
 pub use filename::{DistFilename, InvalidFilename};
-pub use page::{CoreMetadata, Hashes, ProjectFile, ProjectList, ProjectPage, Yanked};
+pub use page::{
+    CoreMetadata, Hashes, ProjectFile, ProjectList, ProjectPage, ProjectStatus, Yanked,
+};
 pub use project_name::{InvalidName, ProjectName};
 pub use source::{InvalidSourceName, MirrorName, RESERVED_SOURCE_NAMES, Source, UpstreamName};

@@ -1,4 +1,5 @@
-//! The format-agnostic model of a Simple API page (PEP 503, 691, 592, 658/714, 700).
+//! The format-agnostic model of a Simple API page (PEP 503, 691, 592, 658/714,
+//! 700, 740's `provenance`, 792's project status).
 //!
 //! Upstream HTML and JSON parse into these types and render back out of them;
 //! values an upstream sent that larder does not interpret (such as
@@ -24,6 +25,18 @@ pub struct ProjectPage {
     pub files: Vec<ProjectFile>,
     /// PEP 700 `versions`; when an upstream does not send it, it is derived from filenames.
     pub versions: Vec<String>,
+    /// PEP 792 project status, when the index said one.
+    pub status: Option<ProjectStatus>,
+}
+
+/// PEP 792: a project's status (`active`, `archived`, `deprecated`,
+/// `quarantined`) and the reason given for it, verbatim. Larder passes it on;
+/// it does not act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectStatus {
+    pub status: String,
+    /// An empty reason is `None`.
+    pub reason: Option<String>,
 }
 
 /// One file link on a project page.
@@ -44,6 +57,10 @@ pub struct ProjectFile {
     pub size: Option<u64>,
     /// PEP 700 `upload-time`, verbatim ISO 8601.
     pub upload_time: Option<String>,
+    /// PEP 740 `provenance` / `data-provenance`: the URL of the file's
+    /// provenance object at the upstream, passed through (resolved only when
+    /// the upstream gave it relative).
+    pub provenance: Option<String>,
 }
 
 /// PEP 592 yanking.
@@ -58,10 +75,22 @@ pub enum Yanked {
 /// PEP 658 / 714 core metadata availability.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum CoreMetadata {
+    /// The index did not say (which also means there is no `.metadata` file).
     #[default]
     Absent,
+    /// The index said there is none (`core-metadata: false`); kept apart from
+    /// [`CoreMetadata::Absent`] so a client reading larder's page sees what
+    /// the upstream said.
+    No,
     /// A `.metadata` file exists; its hashes when the index gave them (may be empty).
     Present(Hashes),
+}
+
+impl CoreMetadata {
+    /// Whether a `.metadata` file exists.
+    pub fn is_present(&self) -> bool {
+        matches!(self, Self::Present(_))
+    }
 }
 
 impl ProjectFile {
@@ -79,6 +108,7 @@ impl ProjectFile {
             gpg_sig: None,
             size: None,
             upload_time: None,
+            provenance: None,
         }
     }
 

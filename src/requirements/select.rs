@@ -496,6 +496,7 @@ mod tests {
             gpg_sig: None,
             size: None,
             upload_time: None,
+            provenance: None,
         }
     }
 
@@ -615,6 +616,7 @@ mod tests {
             name: "d".into(),
             files: files.to_vec(),
             versions: Vec::new(),
+            status: None,
         }
     }
 

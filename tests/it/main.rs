@@ -15,6 +15,7 @@ mod download;
 mod encoding;
 mod export;
 mod export_deps;
+mod fidelity;
 mod files;
 mod import;
 mod limits;

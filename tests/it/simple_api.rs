@@ -44,7 +44,7 @@ async fn pages_in_both_formats_from_html_and_json_upstreams() {
         assert_eq!(response.headers()[VARY], "Accept");
         let page: serde_json::Value =
             serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-        assert_eq!(page["meta"]["api-version"], "1.1");
+        assert_eq!(page["meta"]["api-version"], "1.4");
         assert_eq!(page["versions"], serde_json::json!(["0.5"]));
         let file = &page["files"][0];
         let filename = "larder_demo_util-0.5-py3-none-any.whl";
@@ -70,7 +70,10 @@ async fn pages_in_both_formats_from_html_and_json_upstreams() {
             "{html}"
         );
         assert!(html.contains("data-core-metadata=\"sha256="), "{html}");
-        assert!(html.contains("pypi:repository-version"), "{html}");
+        assert!(
+            html.contains(r#"<meta name="pypi:repository-version" content="1.4">"#),
+            "{html}"
+        );
 
         let response = get(
             &larder.url("/simple/larder-demo-util/?format=application/vnd.pypi.simple.v1%2Bhtml"),
@@ -78,6 +81,14 @@ async fn pages_in_both_formats_from_html_and_json_upstreams() {
         )
         .await;
         assert_eq!(response.headers()[CONTENT_TYPE], HTML);
+        // `+` typed literally reaches larder as a space.
+        let response = get(
+            &larder.url("/simple/larder-demo-util/?format=application/vnd.pypi.simple.v1+json"),
+            Some(HTML),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[CONTENT_TYPE], JSON);
 
         let response = get(&larder.url("/simple/larder-demo-util/"), Some("image/png")).await;
         assert_eq!(response.status(), StatusCode::NOT_ACCEPTABLE);

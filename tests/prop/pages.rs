@@ -3,7 +3,9 @@
 //! parsers.
 
 use larder::index::{derive_versions, html, json};
-use larder::model::{CoreMetadata, Hashes, ProjectFile, ProjectList, ProjectPage, Yanked};
+use larder::model::{
+    CoreMetadata, Hashes, ProjectFile, ProjectList, ProjectPage, ProjectStatus, Yanked,
+};
 use proptest::prelude::*;
 use url::Url;
 
@@ -53,8 +55,22 @@ fn yanked() -> impl Strategy<Value = Yanked> {
     ]
 }
 
+/// PEP 792 statuses (known and unknown words) with a reason or none.
+fn status() -> impl Strategy<Value = Option<ProjectStatus>> {
+    proptest::option::of(
+        ("[a-z]{1,12}", proptest::option::of("\\PC{1,20}"))
+            .prop_map(|(status, reason)| ProjectStatus { status, reason }),
+    )
+}
+
+/// PEP 740 provenance URLs, kept verbatim.
+fn provenance() -> impl Strategy<Value = Option<String>> {
+    proptest::option::of(file_url().prop_map(|url| format!("{url}/provenance")))
+}
+
 /// A file as the HTML format can carry it: one hash (the fragment), core
-/// metadata with a SHA-256 or none, and no PEP 700 fields.
+/// metadata with a SHA-256 or none (an upstream's `false` is not written in
+/// HTML), and no PEP 700 fields.
 fn html_file() -> impl Strategy<Value = ProjectFile> {
     let core_metadata = prop_oneof![
         Just(CoreMetadata::Absent),
@@ -70,18 +86,22 @@ fn html_file() -> impl Strategy<Value = ProjectFile> {
         yanked(),
         core_metadata,
         proptest::option::of(any::<bool>()),
+        provenance(),
     )
         .prop_map(
-            |(filename, url, hash, requires_python, yanked, core_metadata, gpg_sig)| ProjectFile {
-                filename,
-                url,
-                hashes: hash.into_iter().collect(),
-                requires_python,
-                yanked,
-                core_metadata,
-                gpg_sig,
-                size: None,
-                upload_time: None,
+            |(filename, url, hash, requires_python, yanked, core_metadata, gpg_sig, provenance)| {
+                ProjectFile {
+                    filename,
+                    url,
+                    hashes: hash.into_iter().collect(),
+                    requires_python,
+                    yanked,
+                    core_metadata,
+                    gpg_sig,
+                    size: None,
+                    upload_time: None,
+                    provenance,
+                }
             },
         )
 }
@@ -90,6 +110,7 @@ fn html_file() -> impl Strategy<Value = ProjectFile> {
 fn json_file() -> impl Strategy<Value = ProjectFile> {
     let core_metadata = prop_oneof![
         Just(CoreMetadata::Absent),
+        Just(CoreMetadata::No),
         hashes().prop_map(CoreMetadata::Present),
     ];
     (
@@ -105,12 +126,13 @@ fn json_file() -> impl Strategy<Value = ProjectFile> {
             proptest::option::of(any::<bool>()),
             proptest::option::of(any::<u64>()),
             proptest::option::of(text()),
+            provenance(),
         ),
     )
         .prop_map(
             |(
                 (filename, url, hashes, requires_python),
-                (yanked, core_metadata, gpg_sig, size, upload_time),
+                (yanked, core_metadata, gpg_sig, size, upload_time, provenance),
             )| ProjectFile {
                 filename,
                 url,
@@ -121,6 +143,7 @@ fn json_file() -> impl Strategy<Value = ProjectFile> {
                 gpg_sig,
                 size,
                 upload_time,
+                provenance,
             },
         )
 }
@@ -153,6 +176,10 @@ fn html_soup() -> impl Strategy<Value = String> {
         Just("http://[".to_owned()),
         Just("<!--".to_owned()),
         Just("<meta name=\"pypi:repository-version\" content=\"".to_owned()),
+        Just("<meta name=\"pypi:project-status\" content=\"".to_owned()),
+        Just("<meta name=pypi:project-status-reason content=".to_owned()),
+        Just(" data-provenance=\"".to_owned()),
+        Just(" data-core-metadata=\"false\"".to_owned()),
         "[a-z0-9.=/-]{0,8}",
         "\\PC{0,4}",
     ];
@@ -163,9 +190,13 @@ proptest! {
     #![proptest_config(crate::config())]
 
     #[test]
-    fn html_pages_round_trip(name in text(), files in proptest::collection::vec(html_file(), 0..6)) {
+    fn html_pages_round_trip(
+        name in text(),
+        files in proptest::collection::vec(html_file(), 0..6),
+        status in status(),
+    ) {
         let versions = derive_versions(&files);
-        let page = ProjectPage { name, files, versions };
+        let page = ProjectPage { name, files, versions, status };
         let rendered = html::render_project(&page, &|file| file.url.clone());
         let parsed = html::parse_project(&rendered, &base(), &page.name).unwrap();
         prop_assert_eq!(parsed, page, "rendered:\n{}", rendered);
@@ -176,8 +207,9 @@ proptest! {
         name in text(),
         files in proptest::collection::vec(json_file(), 0..6),
         versions in proptest::collection::vec(text(), 0..4),
+        status in status(),
     ) {
-        let mut page = ProjectPage { name, files, versions };
+        let mut page = ProjectPage { name, files, versions, status };
         let rendered = json::render_project(&page, &|file| file.url.clone());
         let parsed = json::parse_project(rendered.as_bytes(), &base()).unwrap();
         // PEP 700 asks for every version, so larder renders them when it has none.

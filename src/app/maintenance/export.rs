@@ -331,7 +331,7 @@ impl Maintenance {
                     filename: file.filename.clone(),
                     sha256: sha256.to_string(),
                     size,
-                    metadata: exported.core_metadata != CoreMetadata::Absent,
+                    metadata: exported.core_metadata.is_present(),
                 });
                 progress.advance(size, &file.filename);
                 files.push(exported);
@@ -346,6 +346,7 @@ impl Maintenance {
                     name: planned.page.name.clone(),
                     versions: index::derive_versions(&files),
                     files,
+                    status: planned.page.status.clone(),
                 };
                 let dir = format!("simple/{}", planned.name);
                 let link = |f: &ProjectFile| {

@@ -148,7 +148,7 @@ pub(crate) fn render(page: &ProjectPage, format: Format, prefix: &str) -> Bytes 
 fn link_for(project: &ProjectName, upstream: &str, file: &ProjectFile) -> Option<Link> {
     let sha256 = Sha256Hex::parse(file.sha256()?).ok()?;
     let (has_metadata, metadata_sha256) = match &file.core_metadata {
-        CoreMetadata::Absent => (false, None),
+        CoreMetadata::Absent | CoreMetadata::No => (false, None),
         CoreMetadata::Present(hashes) => (
             true,
             hashes.get("sha256").and_then(|h| Sha256Hex::parse(h).ok()),

@@ -106,6 +106,7 @@ mod tests {
             name: "demo".to_owned(),
             files: vec![file; files],
             versions: Vec::new(),
+            status: None,
         };
         Arc::new(PageEntry::new(page, "main".to_owned(), None, None, 0))
     }

@@ -50,7 +50,7 @@ impl Pages {
         // A `.metadata` stored by name (imported, or announced without a
         // digest) is offered with its digest.
         for file in &mut files {
-            if file.core_metadata == CoreMetadata::Absent
+            if !file.core_metadata.is_present()
                 && let Some(sha) = self
                     .catalog
                     .stored_metadata(project.as_str(), &file.filename)
@@ -71,6 +71,7 @@ impl Pages {
             },
             versions: index::derive_versions(&files),
             files,
+            status: known.status,
         })
     }
 }

@@ -81,6 +81,8 @@ impl Private {
             name: project.to_string(),
             versions: index::derive_versions(&files),
             files,
+            // Uploads have no PEP 792 status (a merged project keeps this too).
+            status: None,
         }))
     }
 
@@ -277,6 +279,7 @@ mod tests {
             name: "demo".to_owned(),
             files: vec![page_file(&private_file("demo-1.0.tar.gz", 'a'))],
             versions: vec!["1.0".to_owned()],
+            status: None,
         };
         let sha = |c: char| Sha256Hex::parse(&c.to_string().repeat(64)).unwrap();
         let upstream = vec![

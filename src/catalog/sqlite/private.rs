@@ -176,14 +176,19 @@ impl PrivateIndex for SqliteCatalog {
         rows.iter().map(file_from_row).collect()
     }
 
-    async fn link_and_privacy(&self, sha256: &Sha256Hex) -> Result<Option<(Link, bool)>> {
+    async fn link_and_privacy(
+        &self,
+        sha256: &Sha256Hex,
+        filename: &str,
+    ) -> Result<Option<(Link, bool)>> {
         let row = sqlx::query(
             "SELECT l.sha256, l.project, l.filename, l.url, l.upstream, l.size, l.has_metadata,
                  l.metadata_sha256,
                  EXISTS (SELECT 1 FROM private_file p WHERE p.project = l.project) AS private
-             FROM link l WHERE l.sha256 = ?1",
+             FROM link l WHERE l.sha256 = ?1 AND l.filename = ?2",
         )
         .bind(sha256.as_str())
+        .bind(filename)
         .fetch_optional(&self.pool)
         .await
         .map_err(query_error)?;
@@ -491,7 +496,10 @@ mod tests {
         };
         catalog.announce(std::slice::from_ref(&link)).await.unwrap();
         assert_eq!(
-            catalog.link_and_privacy(&sha('c')).await.unwrap(),
+            catalog
+                .link_and_privacy(&sha('c'), &link.filename)
+                .await
+                .unwrap(),
             Some((link.clone(), false))
         );
         catalog
@@ -499,10 +507,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            catalog.link_and_privacy(&sha('c')).await.unwrap(),
-            Some((link, true))
+            catalog
+                .link_and_privacy(&sha('c'), &link.filename)
+                .await
+                .unwrap(),
+            Some((link.clone(), true))
         );
-        assert_eq!(catalog.link_and_privacy(&sha('d')).await.unwrap(), None);
+        assert_eq!(
+            catalog
+                .link_and_privacy(&sha('d'), &link.filename)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            catalog
+                .link_and_privacy(&sha('c'), "demo-0.9.zip")
+                .await
+                .unwrap(),
+            None,
+            "a digest announced under one name is not fetchable under another"
+        );
     }
 
     #[tokio::test]

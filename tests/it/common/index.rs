@@ -119,6 +119,11 @@ struct Inner {
     stall_pages: bool,
     /// Set by `drop_metadata`: no PEP 658 metadata announced or served.
     no_metadata: bool,
+    /// Set by `announce_more`: what API versions 1.3 and 1.4 add, and an
+    /// explicit "no core metadata" on files without it.
+    more: bool,
+    /// PEP 792 status and reason by normalized project, set by `set_status`.
+    status: HashMap<String, (String, Option<String>)>,
     /// Names the project list carries besides the real projects
     /// (`list_many`): `many-<n>` for n below this.
     many: usize,
@@ -291,6 +296,25 @@ impl FixtureIndex {
     /// index without PEP 658: clients must read METADATA from the wheel.
     pub fn drop_metadata(&self) {
         self.shared.lock().no_metadata = true;
+    }
+
+    /// From now on, pages say everything API 1.4 can say: every file has a
+    /// PEP 740 `provenance` URL (`http://127.0.0.1:PORT/integrity/<file>/provenance`,
+    /// never served), and files without core metadata say so
+    /// (`core-metadata: false`, `data-core-metadata="false"`).
+    pub fn announce_more(&self) {
+        self.shared.lock().more = true;
+    }
+
+    /// The PEP 792 status (and reason) `project`'s page gives from now on.
+    pub fn set_status(&self, project: &str, status: &str, reason: Option<&str>) {
+        let status = (status.to_owned(), reason.map(str::to_owned));
+        self.shared.lock().status.insert(normalize(project), status);
+    }
+
+    /// The provenance URL `announce_more` gives `filename`.
+    pub fn provenance_url(&self, filename: &str) -> String {
+        provenance_url(self.addr, filename)
     }
 
     /// Every `/simple/` page answers `status` (e.g. 500); `None` restores
@@ -523,6 +547,13 @@ fn project_page(shared: &Shared, project: &str, json: bool) -> Option<String> {
                 {
                     file.insert("core-metadata".into(), json!({ "sha256": sha256 }));
                     file.insert("dist-info-metadata".into(), json!({ "sha256": sha256 }));
+                } else if inner.more {
+                    file.insert("core-metadata".into(), json!(false));
+                    file.insert("dist-info-metadata".into(), json!(false));
+                }
+                if inner.more {
+                    let url = provenance_url(shared.addr, filename);
+                    file.insert("provenance".into(), json!(url));
                 }
                 file.insert("size".into(), json!(blob.bytes.len()));
                 file.insert("upload-time".into(), json!(UPLOAD_TIME));
@@ -530,19 +561,39 @@ fn project_page(shared: &Shared, project: &str, json: bool) -> Option<String> {
                 Value::Object(file)
             })
             .collect();
-        let page = json!({
-            "meta": { "api-version": "1.1" },
+        let mut page = json!({
+            "meta": { "api-version": if inner.more { "1.4" } else { "1.1" } },
             "name": project,
             "files": files,
             "versions": versions,
         });
+        if let Some((status, reason)) = inner.status.get(project) {
+            page["project-status"] = json!({ "status": status });
+            if let Some(reason) = reason {
+                page["project-status"]["reason"] = json!(reason);
+            }
+        }
         return Some(serde_json::to_string_pretty(&page).unwrap());
     }
     let title = escape(project);
+    let mut status = String::new();
+    if let Some((value, reason)) = inner.status.get(project) {
+        status.push_str(&format!(
+            "<meta name=\"pypi:project-status\" content=\"{}\">\n    ",
+            escape(value)
+        ));
+        if let Some(reason) = reason {
+            status.push_str(&format!(
+                "<meta name=\"pypi:project-status-reason\" content=\"{}\">\n    ",
+                escape(reason)
+            ));
+        }
+    }
+    let version = if inner.more { "1.4" } else { "1.1" };
     let mut html = format!(
         "<!DOCTYPE html>\n<html>\n  <head>\n    \
-         <meta name=\"pypi:repository-version\" content=\"1.1\">\n    \
-         <title>Links for {title}</title>\n  </head>\n  <body>\n    \
+         <meta name=\"pypi:repository-version\" content=\"{version}\">\n    \
+         {status}<title>Links for {title}</title>\n  </head>\n  <body>\n    \
          <h1>Links for {title}</h1>\n"
     );
     for (filename, listed) in files {
@@ -562,6 +613,14 @@ fn project_page(shared: &Shared, project: &str, json: bool) -> Option<String> {
             attributes.push_str(&format!(
                 " data-dist-info-metadata=\"sha256={sha256}\" data-core-metadata=\"sha256={sha256}\""
             ));
+        } else if inner.more {
+            attributes.push_str(" data-core-metadata=\"false\"");
+        }
+        if inner.more {
+            attributes.push_str(&format!(
+                " data-provenance=\"{}\"",
+                escape(&provenance_url(shared.addr, filename))
+            ));
         }
         let href = escape(&url_segment(filename));
         let filename = escape(filename);
@@ -576,6 +635,13 @@ fn project_page(shared: &Shared, project: &str, json: bool) -> Option<String> {
 
 /// `filename` as one URL path segment, escaped by the `url` crate's rules
 /// (not larder's, which the tests check).
+fn provenance_url(addr: SocketAddr, filename: &str) -> String {
+    format!(
+        "http://{addr}/integrity/{}/provenance",
+        url_segment(filename)
+    )
+}
+
 fn url_segment(filename: &str) -> String {
     let mut url = url::Url::parse("http://127.0.0.1/").expect("static URL");
     url.path_segments_mut()

@@ -57,8 +57,35 @@ pub async fn install_package(how: Install<'_>, package: &str, work: &Path) -> Pa
             }
         }
     }
+    command.arg(package);
+    run(command, &format!("{how:?}")).await;
+    target
+}
+
+/// `pip download --no-deps` of `requirement` from the index at `url` into a
+/// fresh directory under `work`, with no client cache; asserts pip succeeded
+/// and returns the names of the files it downloaded.
+pub async fn pip_download(url: &str, requirement: &str, work: &Path) -> Vec<String> {
+    let dest = tempfile::tempdir_in(work).unwrap();
+    let mut command = tokio::process::Command::new(venv().join("bin/pip"));
     command
-        .arg(package)
+        .args(["download", "--no-deps", "--no-cache-dir"])
+        .args(["--disable-pip-version-check", "--index-url", url, "--dest"])
+        .arg(dest.path())
+        .arg(requirement);
+    run(command, &format!("pip download {requirement}")).await;
+    let mut names: Vec<String> = std::fs::read_dir(dest.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs an installer isolated from the user's configuration, bounded in
+/// time; asserts it succeeded.
+async fn run(mut command: tokio::process::Command, what: &str) {
+    command
         .env("UV_NO_CONFIG", "1")
         .env("PIP_CONFIG_FILE", "/dev/null")
         .env_remove("PIP_INDEX_URL")
@@ -72,11 +99,10 @@ pub async fn install_package(how: Install<'_>, package: &str, work: &Path) -> Pa
         .unwrap();
     assert!(
         output.status.success(),
-        "{how:?} failed:\n{}\n{}",
+        "{what} failed:\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    target
 }
 
 /// Installs `larder-demo-app` and checks that its whole tree arrived, with

@@ -273,6 +273,7 @@ mod tests {
             .map(file)
             .to_vec(),
             versions: Vec::new(),
+            status: None,
         };
         let any = Targets::default();
         let v = |s: &str| BTreeSet::from([Version::from_str(s).expect("version")]);
