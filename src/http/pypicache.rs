@@ -14,7 +14,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
 use axum::routing::get;
 
 use super::ApiError;
@@ -81,18 +81,7 @@ async fn upload(
         ))));
     }
     let uploaded = super::upload::upload_raw(&app, &headers, body, &filename).await?;
-    let json = serde_json::json!({
-        "uploaded": "ok",
-        "project": uploaded.project,
-        "filename": uploaded.filename,
-        "sha256": uploaded.sha256.as_str(),
-        "size": uploaded.size,
-    });
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        format!("{json}\n"),
-    )
-        .into_response())
+    Ok(super::upload::pypicache_answer(&uploaded))
 }
 
 /// Until the web page exists: where to point pip, the local view, where to

@@ -63,6 +63,11 @@ async fn pypicache(
     body: Body,
 ) -> Result<Response, ApiError> {
     let uploaded = upload(&app, &headers, body, UploadApi::Pypicache).await?;
+    Ok(pypicache_answer(&uploaded))
+}
+
+/// What pypicache's upload endpoints answer: the upload as JSON.
+pub(super) fn pypicache_answer(uploaded: &Uploaded) -> Response {
     let json = serde_json::json!({
         "uploaded": "ok",
         "project": uploaded.project,
@@ -70,11 +75,11 @@ async fn pypicache(
         "sha256": uploaded.sha256.as_str(),
         "size": uploaded.size,
     });
-    Ok((
+    (
         [(header::CONTENT_TYPE, "application/json")],
         format!("{json}\n"),
     )
-        .into_response())
+        .into_response()
 }
 
 async fn upload(
