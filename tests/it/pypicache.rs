@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::common::index::{FixtureIndex, Flavor};
 use crate::common::install::{Install, install};
 use crate::common::private::{PrivateLarder, dist};
-use crate::common::server::{Larder, http};
+use crate::common::server::{Larder, get_text, http, http_no_redirects};
 
 const LIB_11: &str = "larder_demo_lib-1.1-py3-none-any.whl";
 const PRIVATE_SDIST: &str = "larder_private_lib-0.3.tar.gz";
@@ -78,28 +78,11 @@ async fn pip_and_uv_install_from_simple_and_local_as_pypicache_spelled_them() {
         .await
         .unwrap();
     assert_eq!(bytes, index.file_bytes(LIB_11));
-    let html = http()
-        .get(page_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get_text(page_url).await;
     assert!(html.contains(LIB_11), "{html}");
-    let list = http()
-        .get(larder.url("/local/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = get_text(larder.url("/local/")).await;
     assert!(list.contains("larder-demo-lib"), "{list}");
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let no_redirects = http_no_redirects();
     for (from, to) in [
         ("/local/Larder_Demo_Lib/", "/local/larder-demo-lib/"),
         ("/local/larder-demo-lib", "/local/larder-demo-lib/"),

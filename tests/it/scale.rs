@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::common::index::{FixtureIndex, Flavor};
 use crate::common::larder;
 use crate::common::private::{Form, dist};
-use crate::common::server::{Larder, http};
+use crate::common::server::{Larder, get_text, http};
 
 const MANY: usize = 750_000;
 /// Past the configured `page-ttl`.
@@ -268,14 +268,7 @@ async fn a_twenty_thousand_file_page_round_trips_through_both_formats() {
             .iter()
             .find(|f| f.filename == filename)
             .unwrap();
-        let body = http()
-            .get(&file.url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let body = get_text(&file.url).await;
         assert_eq!(body, format!("wheel {i}"));
     }
 }

@@ -14,12 +14,7 @@ const HTML: &str = "application/vnd.pypi.simple.v1+html";
 const PIP_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01";
 
 async fn get(url: &str, accept: Option<&str>) -> reqwest::Response {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut request = client.get(url);
+    let mut request = crate::common::server::http_no_redirects().get(url);
     if let Some(accept) = accept {
         request = request.header(ACCEPT, accept);
     }

@@ -160,6 +160,20 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
+/// [`http`] that answers redirects instead of following them.
+pub fn http_no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The body of a GET of `url` as text.
+pub async fn get_text(url: impl reqwest::IntoUrl) -> String {
+    http().get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// The body of a GET of `url`, read whole (test files are small).
 pub async fn get_bytes(url: impl reqwest::IntoUrl) -> bytes::Bytes {
     http().get(url).send().await.unwrap().bytes().await.unwrap()
